@@ -1,0 +1,327 @@
+//! The channel actor: orders a channel's messages, makes them durable and
+//! fans them out.
+//!
+//! Per message: check the sender's permission against the guild snapshot,
+//! assign a snowflake, queue the write to the group-committing store writer,
+//! and only after the commit encode the event once and deliver it to the
+//! readers, grouped by worker. Writes are acknowledged and published in id
+//! order even when several are in flight.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use super::guild::{Attach, Detach, GuildActor};
+use super::hub::{Readers, SessionRef};
+use super::Core;
+use crate::errors::AppError;
+use crate::metrics;
+use crate::model::snapshot::GuildSnapshot;
+use crate::model::{Author, Channel, Id, Message as ChatMessage, Permissions, User};
+use crate::protocol::events::{event, TypingStart};
+use crate::protocol::limits::ACTOR_IDLE_TIMEOUT;
+use crate::protocol::SharedEvent;
+use crate::store::{Read, Write};
+use crate::util::now_ms;
+
+/// One channel's actor.
+pub struct ChannelActor {
+    core: Arc<Core>,
+    channel: Channel,
+    /// For guild channels: the guild's snapshot and this channel's readers.
+    guild: Option<(Arc<GuildSnapshot>, Readers, Addr<GuildActor>)>,
+    /// Messages written but not yet published, by id (None = still committing).
+    pending: BTreeMap<Id, Option<ChatMessage>>,
+    last_activity: std::time::Instant,
+}
+
+impl ChannelActor {
+    /// A new actor for a stored channel.
+    pub fn new(core: Arc<Core>, channel: Channel) -> ChannelActor {
+        ChannelActor {
+            core,
+            channel,
+            guild: None,
+            pending: BTreeMap::new(),
+            last_activity: std::time::Instant::now(),
+        }
+    }
+
+    /// The user's permissions here (guild channels: from the snapshot; DMs: recipients).
+    fn permissions(&self, user: Id) -> Permissions {
+        match &self.guild {
+            Some((snap, _, _)) => match snap.channel(self.channel.id) {
+                Some(c) => snap.channel_permissions(user, c),
+                None => Permissions::NONE,
+            },
+            None if self.channel.guild_id.is_none() && self.channel.recipients.contains(&user) => {
+                Permissions::VIEW_CHANNEL
+                    | Permissions::SEND_MESSAGES
+                    | Permissions::READ_MESSAGE_HISTORY
+            }
+            None => Permissions::NONE,
+        }
+    }
+
+    fn check(&self, user: Id, needed: Permissions) -> Result<(), AppError> {
+        let p = self.permissions(user);
+        if !p.contains(Permissions::VIEW_CHANNEL) {
+            return Err(AppError::unknown_channel());
+        }
+        if !p.contains(needed) {
+            return Err(AppError::missing_permissions(needed));
+        }
+        Ok(())
+    }
+
+    /// The sessions that receive this channel's events now.
+    fn readers(&self) -> Readers {
+        match &self.guild {
+            Some((_, r, _)) => r.clone(),
+            None => Readers::from_sessions(&self.core.online.sessions_of(&self.channel.recipients)),
+        }
+    }
+
+    fn publish_ready(&mut self) {
+        while let Some(entry) = self.pending.first_entry() {
+            if entry.get().is_none() {
+                break;
+            }
+            if let Some(m) = entry.remove() {
+                let readers = self.readers();
+                metrics::MESSAGES.inc();
+                if !readers.is_empty() {
+                    readers.deliver(SharedEvent::new(
+                        event::MESSAGE_CREATE,
+                        &m,
+                        readers.wants_json(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+impl Actor for ChannelActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        metrics::CHANNEL_ACTORS.inc();
+        ctx.set_mailbox_capacity(crate::protocol::limits::INTERNAL_MAILBOX_CAPACITY);
+        if let Some(gid) = self.channel.guild_id {
+            // Nothing is handled before the guild answered: sends wait in the mailbox.
+            let guild = match self.core.registry.guild(&self.core, gid) {
+                Ok(Some(g)) => g,
+                _ => {
+                    ctx.stop();
+                    return;
+                }
+            };
+            let attach = guild.send(Attach {
+                channel_id: self.channel.id,
+                addr: ctx.address(),
+            });
+            ctx.wait(attach.into_actor(self).map(move |res, act, ctx| match res {
+                Ok(Some((snap, readers))) => {
+                    if let Some(c) = snap.channel(act.channel.id) {
+                        act.channel = c.clone();
+                    }
+                    act.guild = Some((snap, readers, guild));
+                }
+                _ => ctx.stop(),
+            }));
+        }
+        ctx.run_interval(ACTOR_IDLE_TIMEOUT / 10, |act, ctx| {
+            if act.pending.is_empty() && act.last_activity.elapsed() >= ACTOR_IDLE_TIMEOUT {
+                ctx.stop();
+            }
+        });
+    }
+
+    fn stopping(&mut self, ctx: &mut Self::Context) -> Running {
+        self.core
+            .registry
+            .forget_channel(self.channel.id, &ctx.address());
+        if let Some((_, _, g)) = &self.guild {
+            g.do_send(Detach {
+                channel_id: self.channel.id,
+                addr: ctx.address(),
+            });
+        }
+        Running::Stop
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        metrics::CHANNEL_ACTORS.dec();
+    }
+}
+
+/// New access data from the guild.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetAccess {
+    /// The guild snapshot.
+    pub snap: Arc<GuildSnapshot>,
+    /// The sessions that may view this channel.
+    pub readers: Readers,
+}
+
+impl Handler<SetAccess> for ChannelActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetAccess, _: &mut Context<Self>) {
+        if let Some(c) = msg.snap.channel(self.channel.id) {
+            self.channel = c.clone();
+        }
+        if let Some((snap, readers, _)) = &mut self.guild {
+            *snap = msg.snap;
+            *readers = msg.readers;
+        }
+    }
+}
+
+/// A session may now view this channel.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AddReader(pub SessionRef);
+
+impl Handler<AddReader> for ChannelActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AddReader, _: &mut Context<Self>) {
+        if let Some((_, readers, _)) = &mut self.guild {
+            readers.add(msg.0);
+        }
+    }
+}
+
+/// A session went away.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RemoveReader(pub u64);
+
+impl Handler<RemoveReader> for ChannelActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RemoveReader, _: &mut Context<Self>) {
+        if let Some((_, readers, _)) = &mut self.guild {
+            readers.remove(msg.0);
+        }
+    }
+}
+
+/// The channel was deleted (or its guild): stop.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for ChannelActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+/// A DM's recipients changed: re-read the channel.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ReloadDm;
+
+impl Handler<ReloadDm> for ChannelActor {
+    type Result = ();
+
+    fn handle(&mut self, _: ReloadDm, ctx: &mut Context<Self>) {
+        match self
+            .core
+            .store
+            .read()
+            .and_then(|r| r.channel(self.channel.id))
+        {
+            Ok(Some(c)) => self.channel = c,
+            Ok(None) => ctx.stop(),
+            Err(e) => tracing::error!(error = %e, "reloading DM channel"),
+        }
+    }
+}
+
+/// Send a message. Answers with the stored message once it is durable.
+#[derive(Message)]
+#[rtype(result = "Result<ChatMessage, AppError>")]
+pub struct Send {
+    /// The author.
+    pub author: User,
+    /// Validated content.
+    pub content: String,
+    /// Client nonce.
+    pub nonce: Option<String>,
+}
+
+impl Handler<Send> for ChannelActor {
+    type Result = ResponseActFuture<Self, Result<ChatMessage, AppError>>;
+
+    fn handle(&mut self, msg: Send, _: &mut Context<Self>) -> Self::Result {
+        self.last_activity = std::time::Instant::now();
+        if let Err(e) = self.check(msg.author.id, Permissions::SEND_MESSAGES) {
+            return Box::pin(actix::fut::ready(Err(e)));
+        }
+        let id = self.core.store.ids().next();
+        let m = ChatMessage {
+            id,
+            channel_id: self.channel.id,
+            guild_id: self.channel.guild_id,
+            author: Author::from(&msg.author),
+            content: msg.content,
+            nonce: msg.nonce,
+            created_at: id.timestamp_ms(),
+        };
+        self.pending.insert(id, None);
+        let stored = m.clone();
+        let write = self.core.store.write(move |w| {
+            // The channel may have been deleted since this actor loaded it.
+            if w.channel(stored.channel_id)?.is_none() {
+                return Err(AppError::unknown_channel());
+            }
+            w.put_message(&stored)?;
+            Ok(())
+        });
+        Box::pin(write.into_actor(self).map(move |res, act, _| {
+            match &res {
+                Ok(()) => {
+                    act.pending.insert(id, Some(m.clone()));
+                }
+                Err(_) => {
+                    act.pending.remove(&id);
+                }
+            }
+            act.publish_ready();
+            res.map(|()| m)
+        }))
+    }
+}
+
+/// Someone started typing.
+#[derive(Message)]
+#[rtype(result = "Result<(), AppError>")]
+pub struct Typing {
+    /// Who.
+    pub user_id: Id,
+}
+
+impl Handler<Typing> for ChannelActor {
+    type Result = Result<(), AppError>;
+
+    fn handle(&mut self, msg: Typing, _: &mut Context<Self>) -> Self::Result {
+        self.check(msg.user_id, Permissions::SEND_MESSAGES)?;
+        self.last_activity = std::time::Instant::now();
+        let ev = TypingStart {
+            channel_id: self.channel.id,
+            guild_id: self.channel.guild_id,
+            user_id: msg.user_id,
+            timestamp: now_ms(),
+        };
+        self.readers().dispatch(event::TYPING_START, &ev);
+        Ok(())
+    }
+}

@@ -1,0 +1,39 @@
+//! The actors: one per gateway session, per active channel and per active
+//! guild, plus one delivery hub per worker thread. They share a [`Core`].
+
+pub mod channel;
+pub mod guild;
+pub mod hub;
+pub mod online;
+pub mod registry;
+pub mod session;
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::store::Store;
+
+/// What every actor and HTTP handler shares.
+pub struct Core {
+    /// The database.
+    pub store: Store,
+    /// Live sessions by user.
+    pub online: online::Online,
+    /// Live channel and guild actors.
+    pub registry: registry::Registry,
+    /// The effective configuration.
+    pub config: Config,
+}
+
+impl Core {
+    /// Assemble the core. Must be called inside a running actix system.
+    pub fn new(store: Store, config: Config) -> Arc<Core> {
+        let threads = config.workers.max(1);
+        Arc::new(Core {
+            store,
+            online: online::Online::default(),
+            registry: registry::Registry::new(threads),
+            config,
+        })
+    }
+}

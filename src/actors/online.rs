@@ -1,0 +1,103 @@
+//! Who is online: user id → live sessions and status. Sharded (DashMap), so
+//! connects, disconnects and DM deliveries on different users do not contend.
+
+use dashmap::DashMap;
+use smallvec::SmallVec;
+
+use super::hub::SessionRef;
+use crate::metrics;
+use crate::model::{Id, Status};
+
+struct Entry {
+    sessions: SmallVec<[SessionRef; 2]>,
+    status: Status,
+}
+
+/// The index of live sessions by user.
+#[derive(Default)]
+pub struct Online {
+    users: DashMap<Id, Entry>,
+}
+
+impl Online {
+    /// Register a session; returns true if it is the user's first.
+    pub fn add(&self, s: SessionRef, status: Status) -> bool {
+        metrics::SESSIONS.inc();
+        let mut e = self.users.entry(s.user_id()).or_insert_with(|| Entry {
+            sessions: SmallVec::new(),
+            status,
+        });
+        let first = e.sessions.is_empty();
+        if first {
+            e.status = status;
+        }
+        e.sessions.push(s);
+        first
+    }
+
+    /// Unregister a session; returns true if the user has no sessions left.
+    pub fn remove(&self, user: Id, session_id: u64) -> bool {
+        let mut gone = false;
+        let empty = match self.users.get_mut(&user) {
+            Some(mut e) => {
+                let before = e.sessions.len();
+                e.sessions.retain(|s| s.id() != session_id);
+                gone = e.sessions.len() < before;
+                e.sessions.is_empty()
+            }
+            None => true,
+        };
+        if gone {
+            metrics::SESSIONS.dec();
+        }
+        if empty {
+            self.users.remove_if(&user, |_, e| e.sessions.is_empty());
+        }
+        empty
+    }
+
+    /// The user's live sessions.
+    pub fn sessions(&self, user: Id) -> Vec<SessionRef> {
+        self.users
+            .get(&user)
+            .map(|e| e.sessions.to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Live sessions of several users.
+    pub fn sessions_of(&self, users: &[Id]) -> Vec<SessionRef> {
+        users.iter().flat_map(|u| self.sessions(*u)).collect()
+    }
+
+    /// The user's status (offline when not connected).
+    pub fn status(&self, user: Id) -> Status {
+        self.users.get(&user).map_or(Status::Offline, |e| e.status)
+    }
+
+    /// Set the user's status; returns false if the user is not connected.
+    pub fn set_status(&self, user: Id, status: Status) -> bool {
+        match self.users.get_mut(&user) {
+            Some(mut e) => {
+                e.status = status;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Close the user's gateway sessions that identified with a revoked token:
+    /// `only` one token, or every token except `keep`.
+    pub fn kick_tokens(&self, user: Id, only: Option<Id>, keep: Option<Id>) {
+        for s in self.sessions(user) {
+            let t = s.shared.token_id;
+            if only.is_none_or(|o| o == t) && keep != Some(t) {
+                s.addr.do_send(super::session::Kick::Revoked);
+            }
+        }
+    }
+
+    /// Number of live sessions.
+    pub fn session_count(&self) -> usize {
+        self.users.iter().map(|e| e.sessions.len()).sum()
+    }
+}

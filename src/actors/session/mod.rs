@@ -1,0 +1,464 @@
+//! The session actor: one per gateway WebSocket.
+//!
+//! It decodes client frames, forwards commands to guild and channel actors,
+//! numbers the dispatches it sends, and closes itself on bad input, missed
+//! heartbeats, revocation or a full outbound queue. Its mailbox is its
+//! outbound queue (bounded in frames by the mailbox capacity and in bytes by
+//! `SessionShared::queued_bytes`).
+
+mod commands;
+mod identify;
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web_actors::ws;
+use bytes::{Bytes, BytesMut};
+use serde::Serialize;
+
+use super::guild::{Disconnect, GuildActor};
+use super::hub::{SessionShared, WorkerHub};
+use super::Core;
+use crate::metrics;
+use crate::model::{Id, User};
+use crate::protocol::codec::{self, DecodeError};
+use crate::protocol::events::ErrorFrame;
+use crate::protocol::limits::{MAX_FRAME_BYTES, MAX_OUTBOUND_FRAMES};
+use crate::protocol::{CloseCode, Encoding, Op, SharedEvent};
+
+/// Bytes counted per queued frame on top of its payload (prefix + WebSocket header).
+pub const FRAME_OVERHEAD: usize = 48;
+
+/// Session numbers, unique in this process.
+static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+enum State {
+    /// Connected, waiting for Identify.
+    New,
+    /// Identify accepted, READY being assembled.
+    Identifying,
+    /// Identified.
+    Ready(Box<Identified>),
+}
+
+struct Identified {
+    shared: Arc<SessionShared>,
+    user: User,
+    guilds: HashMap<Id, Addr<GuildActor>>,
+}
+
+/// A gateway connection.
+pub struct Session {
+    core: Arc<Core>,
+    hub: WorkerHub,
+    encoding: Encoding,
+    number: u64,
+    state: State,
+    seq: u64,
+    last_heartbeat: Instant,
+    connected_at: Instant,
+    heartbeat_interval: Duration,
+    /// A fragmented message being reassembled.
+    partial: Option<BytesMut>,
+    /// Whether the fragmented message is text.
+    partial_is_text: bool,
+    /// Set when the connection was refused at upgrade (bad version/encoding).
+    refuse: Option<(CloseCode, &'static str)>,
+}
+
+impl Session {
+    /// A new session on the worker served by `hub`.
+    pub fn new(core: Arc<Core>, hub: WorkerHub, encoding: Encoding) -> Session {
+        let heartbeat_interval = core.config.heartbeat_interval();
+        Session {
+            core,
+            hub,
+            encoding,
+            number: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
+            state: State::New,
+            seq: 0,
+            last_heartbeat: Instant::now(),
+            connected_at: Instant::now(),
+            heartbeat_interval,
+            partial: None,
+            partial_is_text: false,
+            refuse: None,
+        }
+    }
+
+    /// A session that closes at once with `code` (bad `v` or `encoding`).
+    pub fn refused(mut self, code: CloseCode, reason: &'static str) -> Session {
+        self.refuse = Some((code, reason));
+        self
+    }
+
+    fn write(&self, ctx: &mut ws::WebsocketContext<Self>, bytes: Bytes) {
+        metrics::BYTES_SENT.inc_by(bytes.len() as u64);
+        match self.encoding {
+            Encoding::MsgPack => ctx.binary(bytes),
+            // Our JSON encoder only emits UTF-8.
+            Encoding::Json => match bytestring::ByteString::try_from(bytes) {
+                Ok(s) => ctx.text(s),
+                Err(_) => tracing::error!("non-UTF-8 JSON frame dropped"),
+            },
+        }
+    }
+
+    /// Send a non-dispatch frame.
+    fn send_op<T: Serialize + ?Sized>(&self, ctx: &mut ws::WebsocketContext<Self>, op: Op, d: &T) {
+        let bytes = codec::encode_frame(op, d, self.encoding);
+        self.write(ctx, bytes);
+    }
+
+    /// Send a dispatch that only this session receives.
+    fn send_dispatch<T: Serialize + ?Sized>(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        name: &'static str,
+        d: &T,
+    ) {
+        let ev = SharedEvent::new(name, d, self.encoding == Encoding::Json);
+        self.seq += 1;
+        let bytes = ev.frame(self.seq, self.encoding);
+        self.write(ctx, bytes);
+    }
+
+    /// Send an op 43 ERROR frame; the connection stays open.
+    fn send_error(
+        &self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        op: Op,
+        nonce: Option<String>,
+        e: &crate::errors::AppError,
+    ) {
+        let frame = ErrorFrame {
+            op: op as u8,
+            nonce,
+            code: e.code,
+            message: e.message.clone(),
+            retry_after_ms: None,
+        };
+        self.send_op(ctx, Op::Error, &frame);
+    }
+
+    /// Close with an application close code and stop.
+    fn close(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        code: CloseCode,
+        reason: impl Into<String>,
+    ) {
+        let reason = reason.into();
+        tracing::debug!(session = self.number, code = code.code(), %reason, "closing session");
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Other(code.code()),
+            description: Some(reason),
+        }));
+        ctx.stop();
+    }
+
+    fn identified(&self) -> Option<&Identified> {
+        match &self.state {
+            State::Ready(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    fn on_frame(&mut self, bytes: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
+        let op = match codec::decode_op(bytes, self.encoding) {
+            Ok(op) => op,
+            Err(e @ DecodeError::UnknownOp(_)) => {
+                return self.close(ctx, CloseCode::UnknownOpcode, e.to_string())
+            }
+            Err(e) => return self.close(ctx, CloseCode::DecodeError, e.to_string()),
+        };
+        match op {
+            Op::Heartbeat => {
+                self.last_heartbeat = Instant::now();
+                self.send_op(ctx, Op::HeartbeatAck, &());
+            }
+            Op::Identify => self.on_identify(bytes, ctx),
+            Op::Resume => self.on_resume(bytes, ctx),
+            _ if !matches!(self.state, State::Ready(_)) => {
+                self.close(
+                    ctx,
+                    CloseCode::NotAuthenticated,
+                    format!("{} before IDENTIFY", op.name()),
+                );
+            }
+            Op::PresenceUpdate => self.on_presence(bytes, ctx),
+            Op::RequestGuildMembers => self.on_request_members(bytes, ctx),
+            Op::SendMessage => self.on_send_message(bytes, ctx),
+            Op::Typing => self.on_typing(bytes, ctx),
+            // decode_op only lets client ops through.
+            _ => self.close(
+                ctx,
+                CloseCode::UnknownOpcode,
+                format!("op {} is not a client op", op as u8),
+            ),
+        }
+    }
+
+    /// Decode `d` for `op`; on failure answer an ERROR frame and return None.
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        bytes: &[u8],
+        op: Op,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) -> Option<T> {
+        match codec::decode_data::<T>(bytes, self.encoding, op) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.send_error(
+                    ctx,
+                    op,
+                    None,
+                    &crate::errors::AppError::invalid(e.to_string()),
+                );
+                None
+            }
+        }
+    }
+
+    fn on_binary_or_text(
+        &mut self,
+        bytes: &[u8],
+        is_text: bool,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        match (self.encoding, is_text) {
+            (Encoding::MsgPack, true) => self.close(
+                ctx,
+                CloseCode::DecodeError,
+                "text frame on a MessagePack connection; send binary frames",
+            ),
+            (Encoding::Json, false) => self.close(
+                ctx,
+                CloseCode::DecodeError,
+                "binary frame on a JSON connection; send text frames",
+            ),
+            _ => self.on_frame(bytes, ctx),
+        }
+    }
+
+    fn on_continuation(
+        &mut self,
+        item: actix_http::ws::Item,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        let (first, last, is_text, chunk) = match item {
+            actix_http::ws::Item::FirstText(b) => (true, false, true, b),
+            actix_http::ws::Item::FirstBinary(b) => (true, false, false, b),
+            actix_http::ws::Item::Continue(b) => (false, false, false, b),
+            actix_http::ws::Item::Last(b) => (false, true, false, b),
+        };
+        if first {
+            let mut buf = BytesMut::with_capacity(chunk.len() * 2);
+            self.partial_is_text = is_text;
+            buf.extend_from_slice(&chunk);
+            self.partial = Some(buf);
+        } else {
+            let Some(buf) = self.partial.as_mut() else {
+                return self.close(
+                    ctx,
+                    CloseCode::DecodeError,
+                    "continuation frame without a first fragment",
+                );
+            };
+            buf.extend_from_slice(&chunk);
+        }
+        if self
+            .partial
+            .as_ref()
+            .is_some_and(|b| b.len() > MAX_FRAME_BYTES)
+        {
+            return self.close(
+                ctx,
+                CloseCode::FrameTooLarge,
+                format!("message larger than {MAX_FRAME_BYTES} bytes"),
+            );
+        }
+        if last {
+            if let Some(buf) = self.partial.take() {
+                let is_text = self.partial_is_text;
+                if is_text && std::str::from_utf8(&buf).is_err() {
+                    return self.close(
+                        ctx,
+                        CloseCode::DecodeError,
+                        "text frame is not valid UTF-8",
+                    );
+                }
+                self.on_binary_or_text(&buf, is_text, ctx);
+            }
+        }
+    }
+
+    fn check_timeouts(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        let timeout = self.heartbeat_interval.mul_f64(1.5);
+        if self.last_heartbeat.elapsed() > timeout {
+            return self.close(
+                ctx,
+                CloseCode::SessionTimedOut,
+                "no heartbeat within the timeout",
+            );
+        }
+        if matches!(self.state, State::New)
+            && self.connected_at.elapsed() > crate::protocol::limits::IDENTIFY_TIMEOUT
+        {
+            self.close(
+                ctx,
+                CloseCode::NotAuthenticated,
+                "no IDENTIFY within the timeout",
+            );
+        }
+    }
+}
+
+impl Actor for Session {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        metrics::CONNECTIONS.inc();
+        ctx.set_mailbox_capacity(MAX_OUTBOUND_FRAMES);
+        if let Some((code, reason)) = self.refuse {
+            return self.close(ctx, code, reason);
+        }
+        let interval = self.heartbeat_interval;
+        self.send_op(
+            ctx,
+            Op::Hello,
+            &crate::protocol::events::Hello {
+                heartbeat_interval: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
+            },
+        );
+        let tick = (interval / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+        ctx.run_interval(tick, |s, ctx| s.check_timeouts(ctx));
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        metrics::CONNECTIONS.dec();
+        if let State::Ready(i) = &self.state {
+            self.core.online.remove(i.user.id, self.number);
+            for g in i.guilds.values() {
+                g.do_send(Disconnect {
+                    session_id: self.number,
+                    user_id: i.user.id,
+                });
+            }
+        }
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Session {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        match msg {
+            Ok(ws::Message::Binary(b)) => self.on_binary_or_text(&b, false, ctx),
+            Ok(ws::Message::Text(t)) => self.on_binary_or_text(t.as_bytes(), true, ctx),
+            Ok(ws::Message::Continuation(item)) => self.on_continuation(item, ctx),
+            Ok(ws::Message::Ping(p)) => ctx.pong(&p),
+            Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
+            Ok(ws::Message::Close(_)) => {
+                ctx.close(None);
+                ctx.stop();
+            }
+            Err(ws::ProtocolError::Overflow) => self.close(
+                ctx,
+                CloseCode::FrameTooLarge,
+                format!("frame larger than {MAX_FRAME_BYTES} bytes"),
+            ),
+            Err(e) => self.close(
+                ctx,
+                CloseCode::DecodeError,
+                format!("WebSocket protocol error: {e}"),
+            ),
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        // The peer went away (TCP closed); clean up.
+        ctx.stop();
+    }
+}
+
+/// One event for this session (queued by its worker's hub).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Outbound(pub Arc<SharedEvent>);
+
+impl Handler<Outbound> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
+        let Some(i) = self.identified() else { return };
+        let shared = i.shared.clone();
+        let size = msg.0.len(self.encoding) + FRAME_OVERHEAD;
+        shared.queued_bytes.fetch_sub(
+            size.min(shared.queued_bytes.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
+        if shared.overflowed.load(Ordering::Relaxed) {
+            return self.close(
+                ctx,
+                CloseCode::SlowConsumer,
+                "outbound queue overflowed: read faster",
+            );
+        }
+        self.seq += 1;
+        let bytes = msg.0.frame(self.seq, self.encoding);
+        self.write(ctx, bytes);
+    }
+}
+
+/// Close the session from outside.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub enum Kick {
+    /// Its outbound queue overflowed.
+    SlowConsumer,
+    /// Its token was revoked.
+    Revoked,
+}
+
+impl Handler<Kick> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Kick, ctx: &mut Self::Context) {
+        match msg {
+            Kick::SlowConsumer => self.close(
+                ctx,
+                CloseCode::SlowConsumer,
+                "outbound queue overflowed: read faster",
+            ),
+            Kick::Revoked => self.close(ctx, CloseCode::SessionRevoked, "the token was revoked"),
+        }
+    }
+}
+
+/// The user joined or left a guild while connected.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct GuildMembership {
+    /// The guild.
+    pub guild_id: Id,
+    /// Joined (true) or left (false).
+    pub joined: bool,
+    /// The guild's actor.
+    pub guild: Addr<GuildActor>,
+}
+
+impl Handler<GuildMembership> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: GuildMembership, _: &mut Self::Context) {
+        if let State::Ready(i) = &mut self.state {
+            if msg.joined {
+                i.guilds.insert(msg.guild_id, msg.guild);
+            } else {
+                i.guilds.remove(&msg.guild_id);
+            }
+        }
+    }
+}

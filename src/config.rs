@@ -1,0 +1,59 @@
+//! Configuration: defaults, overridden by HEARTH_* environment variables,
+//! overridden by command-line flags (clap handles the last two).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::auth::PasswordCost;
+use crate::protocol::limits::HEARTBEAT_INTERVAL;
+
+/// Settings of `hearth serve`.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to serve HTTP and the gateway on (port 0 picks a free port and prints it).
+    #[arg(long, env = "HEARTH_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Directory for the database.
+    #[arg(long, env = "HEARTH_DATA", default_value = "./data")]
+    pub data: PathBuf,
+    /// HTTP/gateway worker threads (0 = one per CPU core).
+    #[arg(long, env = "HEARTH_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+    /// Heartbeat interval announced in HELLO, in milliseconds; a session is
+    /// closed after 1.5 intervals without a heartbeat.
+    #[arg(long, env = "HEARTH_HEARTBEAT_INTERVAL_MS", default_value_t = HEARTBEAT_INTERVAL.as_millis() as u64)]
+    pub heartbeat_interval_ms: u64,
+    /// argon2id memory cost in KiB.
+    #[arg(long, env = "HEARTH_ARGON2_MEMORY_KIB", default_value_t = PasswordCost::default().memory_kib)]
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations.
+    #[arg(long, env = "HEARTH_ARGON2_ITERATIONS", default_value_t = PasswordCost::default().iterations)]
+    pub argon2_iterations: u32,
+}
+
+impl Config {
+    /// Heartbeat interval as a duration (at least 100 ms).
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_interval_ms.max(100))
+    }
+
+    /// Password hashing cost.
+    pub fn password_cost(&self) -> PasswordCost {
+        PasswordCost {
+            memory_kib: self.argon2_memory_kib.max(8),
+            iterations: self.argon2_iterations.max(1),
+        }
+    }
+
+    /// Worker threads to run (resolving 0 to the number of cores).
+    pub fn worker_count(&self) -> usize {
+        if self.workers == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            self.workers
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! Accounts: register, login, logout, profile, password, login sessions.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::extract::{Body, Caller};
+use crate::actors::guild::Change;
+use crate::actors::hub::dispatch_to;
+use crate::actors::Core;
+use crate::auth::{hash_password, new_token, token_hash, verify_password};
+use crate::errors::AppError;
+use crate::model::{validate, Id, TokenRecord, User, UserRecord};
+use crate::protocol::events::event;
+use crate::protocol::limits::MAX_TOKENS_PER_USER;
+use crate::store::{Read, Write};
+use crate::util::now_ms;
+
+/// Routes of this module.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/register", web::post().to(register))
+        .route("/auth/login", web::post().to(login))
+        .route("/auth/logout", web::post().to(logout))
+        .route("/users/@me", web::get().to(me))
+        .route("/users/@me", web::patch().to(update_me))
+        .route("/users/@me/password", web::post().to(change_password))
+        .route("/users/@me/sessions", web::get().to(list_sessions))
+        .route("/users/@me/sessions/{id}", web::delete().to(revoke_session))
+        .route("/users/{id}", web::get().to(get_user));
+}
+
+type Core_ = web::Data<Arc<Core>>;
+
+#[derive(Deserialize)]
+struct Register {
+    username: String,
+    password: String,
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+async fn hash(core: &Arc<Core>, password: String) -> Result<String, AppError> {
+    let cost = core.config.password_cost();
+    web::block(move || hash_password(&password, cost))
+        .await
+        .map_err(|_| AppError::internal())?
+        .map_err(|e| {
+            tracing::error!(error = %e, "password hashing failed");
+            AppError::internal()
+        })
+}
+
+async fn register(core: Core_, Body(b): Body<Register>) -> Result<HttpResponse, AppError> {
+    let username = validate::username(&b.username)?;
+    validate::password(&b.password)?;
+    let display_name = validate::display_name("display_name", b.display_name.as_deref())?;
+    let key = validate::username_key(&username);
+    if core.store.read()?.user_id_by_name(&key)?.is_some() {
+        return Err(AppError::new("username_taken", "that username is taken"));
+    }
+    let password_hash = hash(&core, b.password).await?;
+    let id = core.store.ids().next();
+    let user = User {
+        id,
+        username,
+        display_name,
+        created_at: id.timestamp_ms(),
+    };
+    let rec = UserRecord {
+        user: user.clone(),
+        password_hash,
+    };
+    core.store
+        .write(move |w| {
+            // Checked again inside the write: two registrations may race.
+            if w.user_id_by_name(&key)?.is_some() {
+                return Err(AppError::new("username_taken", "that username is taken"));
+            }
+            w.put_user(&rec, &key)?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(user))
+}
+
+#[derive(Deserialize)]
+struct Login {
+    username: String,
+    password: String,
+    #[serde(default)]
+    client: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LoginResponse {
+    token: String,
+    session_id: Id,
+    user: User,
+}
+
+/// A PHC string that never matches, so unknown usernames cost as much as wrong passwords.
+const DUMMY_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Y2L+4x+PlDhB8SqZk3Gf1r5zRj8c9xHq4bHk2gW0R3Q";
+
+async fn login(core: Core_, Body(b): Body<Login>) -> Result<HttpResponse, AppError> {
+    let bad = || AppError::new("invalid_credentials", "wrong username or password");
+    let rec = {
+        let r = core.store.read()?;
+        match r.user_id_by_name(&validate::username_key(&b.username))? {
+            Some(id) => r.user_record(id)?,
+            None => None,
+        }
+    };
+    let phc = rec
+        .as_ref()
+        .map_or(DUMMY_PHC.to_string(), |r| r.password_hash.clone());
+    let password = b.password;
+    let ok = web::block(move || verify_password(&password, &phc))
+        .await
+        .map_err(|_| AppError::internal())?;
+    let Some(rec) = rec.filter(|_| ok) else {
+        return Err(bad());
+    };
+    let client = b.client.map(|c| c.chars().take(64).collect::<String>());
+    let token = new_token();
+    let hash = token_hash(&token);
+    let tid = core.store.ids().next();
+    let user = rec.user.clone();
+    let trec = TokenRecord {
+        id: tid,
+        user_id: user.id,
+        created_at: now_ms(),
+        client,
+    };
+    let evicted = core
+        .store
+        .write(move |w| {
+            let existing = w.user_tokens(trec.user_id)?;
+            let mut evicted = Vec::new();
+            // Keep at most MAX_TOKENS_PER_USER: the oldest logins go first.
+            let excess = (existing.len() + 1).saturating_sub(MAX_TOKENS_PER_USER);
+            for (old_id, old_hash) in existing.into_iter().take(excess) {
+                w.delete_token(trec.user_id, old_id, &old_hash)?;
+                evicted.push(old_id);
+            }
+            w.put_token(&hash, &trec)?;
+            Ok::<_, AppError>(evicted)
+        })
+        .await?;
+    for old in evicted {
+        core.online.kick_tokens(user.id, Some(old), None);
+    }
+    Ok(HttpResponse::Ok().json(LoginResponse {
+        token,
+        session_id: tid,
+        user,
+    }))
+}
+
+async fn logout(core: Core_, caller: Caller) -> Result<HttpResponse, AppError> {
+    revoke(&core, caller.user.id, caller.token.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn revoke(core: &Arc<Core>, user: Id, token_id: Id) -> Result<(), AppError> {
+    core.store
+        .write(move |w| {
+            let tokens = w.user_tokens(user)?;
+            let (_, hash) = tokens
+                .into_iter()
+                .find(|(id, _)| *id == token_id)
+                .ok_or_else(|| AppError::new("unknown_session", "unknown login session"))?;
+            w.delete_token(user, token_id, &hash)?;
+            Ok::<_, AppError>(())
+        })
+        .await?;
+    core.online.kick_tokens(user, Some(token_id), None);
+    Ok(())
+}
+
+async fn me(caller: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(caller.user)
+}
+
+#[derive(Deserialize)]
+struct UpdateMe {
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+async fn update_me(
+    core: Core_,
+    caller: Caller,
+    Body(b): Body<UpdateMe>,
+) -> Result<HttpResponse, AppError> {
+    let display_name = validate::display_name("display_name", b.display_name.as_deref())?;
+    let uid = caller.user.id;
+    let user = core
+        .store
+        .write(move |w| {
+            let mut rec = w.user_record(uid)?.ok_or_else(AppError::unauthorized)?;
+            rec.user.display_name = display_name;
+            let key = validate::username_key(&rec.user.username);
+            w.put_user(&rec, &key)?;
+            Ok::<_, AppError>(rec.user)
+        })
+        .await?;
+    dispatch_to(&core.online.sessions(uid), event::USER_UPDATE, &user);
+    for g in core.store.read()?.user_guild_ids(uid)? {
+        super::access::reload(&core, g, Change::Member(uid)).await;
+    }
+    Ok(HttpResponse::Ok().json(user))
+}
+
+#[derive(Deserialize)]
+struct ChangePassword {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    core: Core_,
+    caller: Caller,
+    Body(b): Body<ChangePassword>,
+) -> Result<HttpResponse, AppError> {
+    validate::password(&b.new_password)?;
+    let uid = caller.user.id;
+    let current = core
+        .store
+        .read()?
+        .user_record(uid)?
+        .ok_or_else(AppError::unauthorized)?;
+    let (pw, phc) = (b.current_password, current.password_hash);
+    let ok = web::block(move || verify_password(&pw, &phc))
+        .await
+        .map_err(|_| AppError::internal())?;
+    if !ok {
+        return Err(AppError::new(
+            "invalid_credentials",
+            "current password is wrong",
+        ));
+    }
+    let new_hash = hash(&core, b.new_password).await?;
+    let keep = caller.token.id;
+    core.store
+        .write(move |w| {
+            let mut rec = w.user_record(uid)?.ok_or_else(AppError::unauthorized)?;
+            rec.password_hash = new_hash;
+            let key = validate::username_key(&rec.user.username);
+            w.put_user(&rec, &key)?;
+            for (tid, hash) in w.user_tokens(uid)? {
+                if tid != keep {
+                    w.delete_token(uid, tid, &hash)?;
+                }
+            }
+            Ok::<_, AppError>(())
+        })
+        .await?;
+    core.online.kick_tokens(uid, None, Some(keep));
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Serialize)]
+struct SessionInfo {
+    id: Id,
+    created_at: u64,
+    client: Option<String>,
+    current: bool,
+}
+
+async fn list_sessions(core: Core_, caller: Caller) -> Result<HttpResponse, AppError> {
+    let r = core.store.read()?;
+    let mut out = Vec::new();
+    for (_, hash) in r.user_tokens(caller.user.id)? {
+        if let Some(t) = r.token(&hash)? {
+            out.push(SessionInfo {
+                id: t.id,
+                created_at: t.created_at,
+                client: t.client,
+                current: t.id == caller.token.id,
+            });
+        }
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+async fn revoke_session(
+    core: Core_,
+    caller: Caller,
+    path: web::Path<Id>,
+) -> Result<HttpResponse, AppError> {
+    revoke(&core, caller.user.id, path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn get_user(
+    core: Core_,
+    _caller: Caller,
+    path: web::Path<Id>,
+) -> Result<HttpResponse, AppError> {
+    let user = core
+        .store
+        .read()?
+        .user(path.into_inner())?
+        .ok_or_else(AppError::unknown_user)?;
+    Ok(HttpResponse::Ok().json(user))
+}

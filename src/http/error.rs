@@ -1,0 +1,31 @@
+//! AppError → HTTP response, and JSON answers for framework-level errors.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::errors::AppError;
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(Body {
+            code: self.code,
+            message: &self.message,
+        })
+    }
+}
+
+/// The answer for unknown routes.
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::new("not_found", "no such route"))
+}

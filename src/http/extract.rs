@@ -1,0 +1,120 @@
+//! Request extractors: the bearer-token caller, and bodies in JSON or MessagePack.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::actors::Core;
+use crate::auth::token_hash;
+use crate::errors::AppError;
+use crate::model::{TokenRecord, User};
+use crate::protocol::limits::MAX_BODY_BYTES;
+use crate::store::Read;
+
+/// The authenticated caller.
+pub struct Caller {
+    /// Their user record.
+    pub user: User,
+    /// The login session the token belongs to.
+    pub token: TokenRecord,
+}
+
+fn core(req: &HttpRequest) -> Result<Arc<Core>, AppError> {
+    req.app_data::<web::Data<Arc<Core>>>()
+        .map(|d| d.get_ref().clone())
+        .ok_or_else(AppError::internal)
+}
+
+impl FromRequest for Caller {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Caller, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready((|| {
+            let header = req
+                .headers()
+                .get(actix_web::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(AppError::unauthorized)?;
+            let token = header
+                .strip_prefix("Bearer ")
+                .or_else(|| header.strip_prefix("bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(AppError::unauthorized)?;
+            let core = core(req)?;
+            let r = core.store.read()?;
+            let token = r
+                .token(&token_hash(token))?
+                .ok_or_else(AppError::unauthorized)?;
+            let user = r.user(token.user_id)?.ok_or_else(AppError::unauthorized)?;
+            Ok(Caller { user, token })
+        })())
+    }
+}
+
+/// A request body: JSON (`application/json`, also the default without a
+/// Content-Type) or MessagePack (`application/msgpack`), at most
+/// `MAX_BODY_BYTES`. Unknown fields are ignored.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Body<T>, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let ct = req.content_type().to_ascii_lowercase();
+        let msgpack = match ct.as_str() {
+            "" | "application/json" => false,
+            "application/msgpack" | "application/x-msgpack" | "application/vnd.msgpack" => true,
+            other => {
+                let e = AppError::new(
+                    "unsupported_media_type",
+                    format!("Content-Type {other} is not supported; use application/json or application/msgpack"),
+                );
+                return Box::pin(async move { Err(e) });
+            }
+        };
+        let declared = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let too_large = || {
+                AppError::new(
+                    "payload_too_large",
+                    format!("body larger than {MAX_BODY_BYTES} bytes"),
+                )
+            };
+            if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+                return Err(too_large());
+            }
+            let mut buf = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk =
+                    chunk.map_err(|e| AppError::invalid(format!("could not read body: {e}")))?;
+                if buf.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(too_large());
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            let parsed = if msgpack {
+                rmp_serde::from_slice(&buf).map_err(|e| e.to_string())
+            } else if buf.is_empty() {
+                serde_json::from_slice(b"{}").map_err(|e| e.to_string())
+            } else {
+                serde_json::from_slice(&buf).map_err(|e| e.to_string())
+            };
+            parsed
+                .map(Body)
+                .map_err(|e| AppError::invalid(format!("invalid body: {e}")))
+        })
+    }
+}

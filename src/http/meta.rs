@@ -1,0 +1,36 @@
+//! Operational endpoints: health and metrics.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+
+use crate::actors::Core;
+use crate::store::Read;
+
+/// Routes of this module (outside /api/v1).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics));
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok\n")
+}
+
+async fn readyz(core: web::Data<Arc<Core>>) -> HttpResponse {
+    match core.store.read().and_then(|r| r.guild(crate::model::Id(0))) {
+        Ok(_) => HttpResponse::Ok()
+            .content_type("text/plain")
+            .body("ready\n"),
+        Err(e) => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body(format!("storage: {e}\n")),
+    }
+}
+
+async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(crate::metrics::render())
+}

@@ -1,0 +1,12 @@
+//! The domain: ids, permissions and the records Hearth keeps, with the pure
+//! rules that govern them. Nothing here does I/O.
+
+pub mod ids;
+pub mod permissions;
+pub mod snapshot;
+pub mod types;
+pub mod validate;
+
+pub use ids::Id;
+pub use permissions::Permissions;
+pub use types::*;

@@ -1,0 +1,258 @@
+//! Records as stored and as sent to clients (one schema for REST, gateway and store).
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::Id;
+use super::permissions::{Overwrite, Permissions};
+
+/// A user as others see them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct User {
+    /// User id.
+    pub id: Id,
+    /// Unique login name (case-insensitively unique, case preserved).
+    pub username: String,
+    /// Optional name shown instead of the username.
+    pub display_name: Option<String>,
+    /// Unix milliseconds at registration.
+    pub created_at: u64,
+}
+
+/// What the store keeps for a user: the public part plus the password hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// The public part.
+    pub user: User,
+    /// argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// A login session (one bearer token). The token itself is never stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TokenRecord {
+    /// Login session id (shown in the session list, used to revoke it).
+    pub id: Id,
+    /// Owner of the token.
+    pub user_id: Id,
+    /// Unix milliseconds at login.
+    pub created_at: u64,
+    /// Free-form client description given at login (e.g. "web", "bot").
+    pub client: Option<String>,
+}
+
+/// A community.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Guild {
+    /// Guild id; also the id of its @everyone role.
+    pub id: Id,
+    /// Name shown to members.
+    pub name: String,
+    /// The owner, who can do everything.
+    pub owner_id: Id,
+    /// Unix milliseconds at creation.
+    pub created_at: u64,
+}
+
+/// Kinds of channel.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    /// A guild text channel.
+    Text,
+    /// A guild voice channel (also carries text messages).
+    Voice,
+    /// A guild category that groups channels.
+    Category,
+    /// A direct message between two users.
+    Dm,
+    /// A group direct message.
+    GroupDm,
+}
+
+impl ChannelKind {
+    /// Whether channels of this kind belong to a guild.
+    pub fn is_guild(self) -> bool {
+        matches!(
+            self,
+            ChannelKind::Text | ChannelKind::Voice | ChannelKind::Category
+        )
+    }
+
+    /// Whether messages can be sent in channels of this kind.
+    pub fn has_messages(self) -> bool {
+        !matches!(self, ChannelKind::Category)
+    }
+}
+
+/// A channel: guild text/voice/category, DM or group DM.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Channel {
+    /// Channel id.
+    pub id: Id,
+    /// What kind of channel this is.
+    pub kind: ChannelKind,
+    /// The guild, for guild channels.
+    pub guild_id: Option<Id>,
+    /// Name (guild channels and named group DMs).
+    pub name: Option<String>,
+    /// Topic (text and voice channels).
+    pub topic: Option<String>,
+    /// Sort position among siblings (lower first).
+    pub position: i32,
+    /// Parent category.
+    pub parent_id: Option<Id>,
+    /// Permission overwrites (guild channels).
+    #[serde(default)]
+    pub overwrites: Vec<Overwrite>,
+    /// Participants (DMs and group DMs).
+    #[serde(default)]
+    pub recipients: Vec<Id>,
+    /// Owner of a group DM (may add and remove people).
+    pub owner_id: Option<Id>,
+    /// Unix milliseconds at creation.
+    pub created_at: u64,
+}
+
+/// A role in a guild.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Role {
+    /// Role id (the @everyone role's id equals the guild id).
+    pub id: Id,
+    /// The guild.
+    pub guild_id: Id,
+    /// Name shown to members.
+    pub name: String,
+    /// RGB colour, 0 for none.
+    pub color: u32,
+    /// Position in the hierarchy (@everyone is 0; higher is more powerful).
+    pub position: i32,
+    /// Permissions the role grants guild-wide.
+    pub permissions: Permissions,
+    /// Show members with this role separately in the member list.
+    #[serde(default)]
+    pub hoist: bool,
+}
+
+/// A user's membership in a guild.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Member {
+    /// The guild.
+    pub guild_id: Id,
+    /// The member's public user record.
+    pub user: User,
+    /// Roles besides @everyone.
+    pub roles: Vec<Id>,
+    /// Guild-specific nickname.
+    pub nick: Option<String>,
+    /// Unix milliseconds at joining.
+    pub joined_at: u64,
+}
+
+/// The author of a message as captured when it was sent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Author {
+    /// User id.
+    pub id: Id,
+    /// Username at sending time.
+    pub username: String,
+    /// Display name at sending time.
+    pub display_name: Option<String>,
+}
+
+impl From<&User> for Author {
+    fn from(u: &User) -> Self {
+        Author {
+            id: u.id,
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+        }
+    }
+}
+
+/// A message in a channel.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Message {
+    /// Message id (its creation time is in the id).
+    pub id: Id,
+    /// The channel.
+    pub channel_id: Id,
+    /// The guild, for guild channels.
+    pub guild_id: Option<Id>,
+    /// Who sent it.
+    pub author: Author,
+    /// Text, 1–4000 characters after trimming.
+    pub content: String,
+    /// The client's nonce, echoed back so it can match its pending message.
+    pub nonce: Option<String>,
+    /// Unix milliseconds at creation.
+    pub created_at: u64,
+}
+
+/// A guild invite.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Invite {
+    /// The code used in links.
+    pub code: String,
+    /// The guild it joins.
+    pub guild_id: Id,
+    /// The channel the invite points at.
+    pub channel_id: Id,
+    /// Who created it.
+    pub inviter_id: Id,
+    /// How often it may be used; None for unlimited.
+    pub max_uses: Option<u32>,
+    /// How often it was used.
+    pub uses: u32,
+    /// Unix milliseconds after which it no longer works; None for never.
+    pub expires_at: Option<u64>,
+    /// Unix milliseconds at creation.
+    pub created_at: u64,
+}
+
+impl Invite {
+    /// Whether the invite can still be used at `now_ms`.
+    pub fn is_usable(&self, now_ms: u64) -> bool {
+        self.expires_at.is_none_or(|t| now_ms < t) && self.max_uses.is_none_or(|m| self.uses < m)
+    }
+}
+
+/// A presence status.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Connected and active.
+    #[default]
+    Online,
+    /// Away.
+    Idle,
+    /// Do not disturb.
+    Dnd,
+    /// Shown as offline (also used when no session is connected).
+    Offline,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invite_usability() {
+        let mut inv = Invite {
+            code: "abc".into(),
+            guild_id: Id(1),
+            channel_id: Id(2),
+            inviter_id: Id(3),
+            max_uses: Some(2),
+            uses: 1,
+            expires_at: Some(1000),
+            created_at: 0,
+        };
+        assert!(inv.is_usable(999));
+        assert!(!inv.is_usable(1000));
+        inv.uses = 2;
+        assert!(!inv.is_usable(0));
+        inv.max_uses = None;
+        inv.expires_at = None;
+        assert!(inv.is_usable(u64::MAX));
+    }
+}

@@ -1,0 +1,71 @@
+//! Payloads (`d`) of the frames a client sends.
+
+use serde::Deserialize;
+
+use crate::model::{Id, Status};
+
+/// op 2 IDENTIFY.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Identify {
+    /// A bearer token from `POST /api/v1/auth/login`.
+    pub token: String,
+    /// Initial presence (defaults to online).
+    #[serde(default)]
+    pub presence: Option<Status>,
+}
+
+/// op 6 RESUME.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Resume {
+    /// The same token the session identified with.
+    pub token: String,
+    /// `session_id` from READY.
+    pub session_id: String,
+    /// The last sequence number the client received.
+    pub seq: u64,
+}
+
+/// op 3 PRESENCE_UPDATE.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PresenceUpdate {
+    /// The new status.
+    pub status: Status,
+}
+
+/// op 8 REQUEST_GUILD_MEMBERS.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RequestGuildMembers {
+    /// The guild whose members to send.
+    pub guild_id: Id,
+    /// Page size (1–1000, default 1000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Return members with user ids greater than this.
+    #[serde(default)]
+    pub after: Option<Id>,
+    /// Also send presences and subscribe this session to the guild's presence updates.
+    #[serde(default)]
+    pub presences: bool,
+    /// Echoed in the chunk so the client can match it.
+    #[serde(default)]
+    pub nonce: Option<String>,
+}
+
+/// op 40 SEND_MESSAGE.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SendMessage {
+    /// Target channel.
+    pub channel_id: Id,
+    /// Text, 1–4000 characters after trimming.
+    pub content: String,
+    /// Echoed back in the ACK (op 41) and in MESSAGE_CREATE.
+    #[serde(default)]
+    pub nonce: Option<String>,
+}
+
+/// op 42 TYPING.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Typing {
+    /// The channel the user types in.
+    pub channel_id: Id,
+}

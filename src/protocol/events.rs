@@ -1,0 +1,228 @@
+//! Payloads (`d`) of the frames the server sends, and the dispatch event names.
+
+use serde::Serialize;
+
+use crate::model::{Channel, Guild, Id, Member, Message, Role, Status, User};
+
+/// Dispatch event names (`t`), for docs checks.
+pub const EVENT_NAMES: &[&str] = &[
+    event::READY,
+    event::RESUMED,
+    event::USER_UPDATE,
+    event::GUILD_CREATE,
+    event::GUILD_UPDATE,
+    event::GUILD_DELETE,
+    event::CHANNEL_CREATE,
+    event::CHANNEL_UPDATE,
+    event::CHANNEL_DELETE,
+    event::GUILD_MEMBER_ADD,
+    event::GUILD_MEMBER_UPDATE,
+    event::GUILD_MEMBER_REMOVE,
+    event::GUILD_MEMBERS_CHUNK,
+    event::GUILD_ROLE_CREATE,
+    event::GUILD_ROLE_UPDATE,
+    event::GUILD_ROLE_DELETE,
+    event::MESSAGE_CREATE,
+    event::PRESENCE_UPDATE,
+    event::TYPING_START,
+];
+
+/// Dispatch event names.
+pub mod event {
+    /// After Identify: everything the client needs to start.
+    pub const READY: &str = "READY";
+    /// After a successful Resume, once the missed events were replayed.
+    pub const RESUMED: &str = "RESUMED";
+    /// The user's own profile changed.
+    pub const USER_UPDATE: &str = "USER_UPDATE";
+    /// The user joined (or created) a guild; full guild state.
+    pub const GUILD_CREATE: &str = "GUILD_CREATE";
+    /// A guild's settings changed.
+    pub const GUILD_UPDATE: &str = "GUILD_UPDATE";
+    /// The guild was deleted or the user left or was removed.
+    pub const GUILD_DELETE: &str = "GUILD_DELETE";
+    /// A channel became visible or was created.
+    pub const CHANNEL_CREATE: &str = "CHANNEL_CREATE";
+    /// A visible channel changed.
+    pub const CHANNEL_UPDATE: &str = "CHANNEL_UPDATE";
+    /// A channel was deleted or is no longer visible.
+    pub const CHANNEL_DELETE: &str = "CHANNEL_DELETE";
+    /// Someone joined a guild.
+    pub const GUILD_MEMBER_ADD: &str = "GUILD_MEMBER_ADD";
+    /// A member's roles or nickname changed.
+    pub const GUILD_MEMBER_UPDATE: &str = "GUILD_MEMBER_UPDATE";
+    /// Someone left or was removed from a guild.
+    pub const GUILD_MEMBER_REMOVE: &str = "GUILD_MEMBER_REMOVE";
+    /// Answer to REQUEST_GUILD_MEMBERS.
+    pub const GUILD_MEMBERS_CHUNK: &str = "GUILD_MEMBERS_CHUNK";
+    /// A role was created.
+    pub const GUILD_ROLE_CREATE: &str = "GUILD_ROLE_CREATE";
+    /// A role changed.
+    pub const GUILD_ROLE_UPDATE: &str = "GUILD_ROLE_UPDATE";
+    /// A role was deleted.
+    pub const GUILD_ROLE_DELETE: &str = "GUILD_ROLE_DELETE";
+    /// A message was sent in a channel the user can view.
+    pub const MESSAGE_CREATE: &str = "MESSAGE_CREATE";
+    /// A user's presence changed.
+    pub const PRESENCE_UPDATE: &str = "PRESENCE_UPDATE";
+    /// Someone started typing.
+    pub const TYPING_START: &str = "TYPING_START";
+}
+
+/// op 10 HELLO.
+#[derive(Debug, Serialize)]
+pub struct Hello {
+    /// Milliseconds between heartbeats the client should send.
+    pub heartbeat_interval: u64,
+}
+
+/// A guild with everything a member sees of it (READY and GUILD_CREATE).
+#[derive(Debug, Clone, Serialize)]
+pub struct GuildState {
+    /// The guild.
+    pub guild: Guild,
+    /// Channels the user can view, in position order.
+    pub channels: Vec<Channel>,
+    /// All roles, @everyone included.
+    pub roles: Vec<Role>,
+    /// The user's own member record.
+    pub member: Member,
+    /// Number of members.
+    pub member_count: usize,
+    /// Presences of online members (only for guilds at or below the large-guild threshold).
+    pub presences: Vec<Presence>,
+    /// Whether the guild is above the large-guild threshold.
+    pub large: bool,
+}
+
+/// DISPATCH READY.
+#[derive(Debug, Serialize)]
+pub struct Ready {
+    /// Protocol version.
+    pub v: u8,
+    /// The identified user.
+    pub user: User,
+    /// The user's guilds.
+    pub guilds: Vec<GuildState>,
+    /// The user's DMs and group DMs.
+    pub dm_channels: Vec<Channel>,
+    /// Users referenced by `dm_channels` recipients.
+    pub dm_users: Vec<User>,
+    /// Id to Resume this session with.
+    pub session_id: String,
+}
+
+/// A user's status.
+#[derive(Debug, Clone, Serialize)]
+pub struct Presence {
+    /// The user.
+    pub user_id: Id,
+    /// Their status.
+    pub status: Status,
+}
+
+/// DISPATCH PRESENCE_UPDATE.
+#[derive(Debug, Clone, Serialize)]
+pub struct PresenceEvent {
+    /// The guild the update is delivered for.
+    pub guild_id: Id,
+    /// The user.
+    pub user_id: Id,
+    /// Their new status.
+    pub status: Status,
+}
+
+/// DISPATCH GUILD_DELETE.
+#[derive(Debug, Clone, Serialize)]
+pub struct GuildDelete {
+    /// The guild.
+    pub id: Id,
+}
+
+/// DISPATCH CHANNEL_DELETE.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelDelete {
+    /// The channel.
+    pub id: Id,
+    /// Its guild, if any.
+    pub guild_id: Option<Id>,
+}
+
+/// DISPATCH GUILD_MEMBER_REMOVE.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberRemove {
+    /// The guild.
+    pub guild_id: Id,
+    /// The user who left.
+    pub user: User,
+}
+
+/// DISPATCH GUILD_ROLE_CREATE / GUILD_ROLE_UPDATE.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleEvent {
+    /// The guild.
+    pub guild_id: Id,
+    /// The role.
+    pub role: Role,
+}
+
+/// DISPATCH GUILD_ROLE_DELETE.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleDelete {
+    /// The guild.
+    pub guild_id: Id,
+    /// The deleted role.
+    pub role_id: Id,
+}
+
+/// DISPATCH GUILD_MEMBERS_CHUNK.
+#[derive(Debug, Clone, Serialize)]
+pub struct MembersChunk {
+    /// The guild.
+    pub guild_id: Id,
+    /// Members, ordered by user id.
+    pub members: Vec<Member>,
+    /// Presences of the listed members (if asked for).
+    pub presences: Vec<Presence>,
+    /// Nonce from the request.
+    pub nonce: Option<String>,
+}
+
+/// DISPATCH TYPING_START.
+#[derive(Debug, Clone, Serialize)]
+pub struct TypingStart {
+    /// The channel.
+    pub channel_id: Id,
+    /// Its guild, if any.
+    pub guild_id: Option<Id>,
+    /// Who is typing.
+    pub user_id: Id,
+    /// Unix milliseconds.
+    pub timestamp: u64,
+}
+
+/// op 41 ACK.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ack {
+    /// The op that is acknowledged.
+    pub op: u8,
+    /// The command's nonce.
+    pub nonce: Option<String>,
+    /// The durable message (for SEND_MESSAGE).
+    pub message: Option<Message>,
+}
+
+/// op 43 ERROR.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorFrame {
+    /// The op that failed.
+    pub op: u8,
+    /// The command's nonce, if it had one.
+    pub nonce: Option<String>,
+    /// A stable machine-readable code (same table as REST errors).
+    pub code: &'static str,
+    /// A human-readable explanation.
+    pub message: String,
+    /// For `rate_limited`: milliseconds until a retry may succeed.
+    pub retry_after_ms: Option<u64>,
+}

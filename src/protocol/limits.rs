@@ -1,0 +1,78 @@
+//! Every limit Hearth enforces, in one place. `docs/protocol.md` and
+//! `docs/api.md` list each of these by name; a test keeps them in step.
+
+use std::time::Duration;
+
+/// Largest WebSocket frame (message) a client may send, in bytes.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Largest REST request body, in bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Interval the server asks clients to heartbeat at (sent in Hello).
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(41_250);
+/// A session that has not heartbeated for this long is closed (4009).
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(41_250 * 3 / 2);
+/// A connection must Identify within this time after Hello or is closed (4003).
+pub const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Frames a session may have queued for sending before it counts as a slow reader.
+pub const MAX_OUTBOUND_FRAMES: usize = 4096;
+/// Bytes a session may have queued for sending before it counts as a slow reader (4021).
+pub const MAX_OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
+
+/// Message content length after trimming, in characters (Unicode scalar values).
+pub const MIN_MESSAGE_CHARS: usize = 1;
+/// Maximum message content length after trimming, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+/// Largest page of message history.
+pub const MAX_HISTORY_LIMIT: u32 = 100;
+/// Page size when the client gives none.
+pub const DEFAULT_HISTORY_LIMIT: u32 = 50;
+/// Longest client nonce (echoed back on acknowledgement), in bytes.
+pub const MAX_NONCE_BYTES: usize = 64;
+
+/// Username length bounds, in characters.
+pub const MIN_USERNAME_CHARS: usize = 2;
+/// Maximum username length, in characters.
+pub const MAX_USERNAME_CHARS: usize = 32;
+/// Password length bounds, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Maximum password length, in characters.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+/// Maximum display name / nickname length, in characters.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 32;
+/// Maximum guild, channel and role name length, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Maximum channel topic length, in characters.
+pub const MAX_TOPIC_CHARS: usize = 1024;
+
+/// Channels (including categories) per guild.
+pub const MAX_CHANNELS_PER_GUILD: usize = 500;
+/// Roles per guild, including @everyone.
+pub const MAX_ROLES_PER_GUILD: usize = 250;
+/// Guilds a user may be a member of.
+pub const MAX_GUILDS_PER_USER: usize = 200;
+/// People in a group DM, including its owner.
+pub const MAX_GROUP_DM_MEMBERS: usize = 10;
+/// Permission overwrites per channel.
+pub const MAX_OVERWRITES_PER_CHANNEL: usize = 100;
+/// Largest page of members.
+pub const MAX_MEMBERS_PAGE: u32 = 1000;
+/// Invites per guild.
+pub const MAX_INVITES_PER_GUILD: usize = 1000;
+/// Longest invite lifetime a client may ask for (7 days), in seconds.
+pub const MAX_INVITE_AGE_SECS: u64 = 7 * 24 * 3600;
+/// Largest max_uses on an invite.
+pub const MAX_INVITE_USES: u32 = 100_000;
+
+/// Above this many members, presence updates go only to sessions that asked
+/// for the guild's member list (op 8), not to every member.
+pub const LARGE_GUILD_THRESHOLD: usize = 250;
+/// Live login sessions (tokens) per user; the oldest is revoked past this.
+pub const MAX_TOKENS_PER_USER: usize = 100;
+
+/// Requests the store writer drains into one commit at most.
+pub const MAX_COMMIT_BATCH: usize = 1024;
+/// Idle time after which a channel or guild actor with no readers stops.
+pub const ACTOR_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Mailbox capacity of internal actors (hubs, channels, guilds). Deliveries
+/// use `do_send`, which is not bounded by it; it only bounds awaited requests.
+pub const INTERNAL_MAILBOX_CAPACITY: usize = 1 << 20;

@@ -1,0 +1,150 @@
+//! Storage: one redb file, MVCC reads from any thread, and one group-committing
+//! writer thread through which every write goes.
+//!
+//! Acknowledged means durable: [`Store::write`] resolves only after the batch
+//! that holds the write was committed with an fsync.
+
+mod read;
+mod tables;
+mod write;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase};
+
+pub use read::{join_member, HistoryQuery, MemberRecord, Read};
+pub use tables::SCHEMA_VERSION;
+pub use write::Write;
+pub use writer::CommitStats;
+
+use crate::model::ids::IdGenerator;
+
+/// File name of the database inside the data dir.
+pub const DB_FILE: &str = "hearth.redb";
+
+/// Storage failures. Callers map these to 500 / close 4000.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// redb failed (I/O, corruption, ...).
+    #[error("database: {0}")]
+    Db(#[from] redb::Error),
+    /// A stored record could not be decoded.
+    #[error("corrupt record in {table}: {detail}")]
+    Corrupt {
+        /// Table name.
+        table: &'static str,
+        /// Decoder message.
+        detail: String,
+    },
+    /// The file was written by a newer Hearth.
+    #[error("database schema version {found} is newer than this build supports ({supported})")]
+    SchemaTooNew {
+        /// Version in the file.
+        found: u64,
+        /// Version this build writes.
+        supported: u64,
+    },
+    /// The batch this write was in failed to commit; nothing of it was written.
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
+    /// The writer thread is gone (shutting down).
+    #[error("store is shutting down")]
+    Closed,
+    /// Could not create the data dir.
+    #[error("data dir {path}: {source}")]
+    DataDir {
+        /// The dir.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::Db(e.into()) }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    writer: writer::WriterHandle,
+    ids: Arc<IdGenerator>,
+}
+
+impl Store {
+    /// Open (or create) the database in `data_dir`, migrate it, and start the writer.
+    pub fn open(data_dir: &Path, ids: Arc<IdGenerator>) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let db = Database::create(data_dir.join(DB_FILE))?;
+        Self::from_database(db, ids)
+    }
+
+    /// Use an already opened database (tests inject storage backends this way).
+    pub fn from_database(db: Database, ids: Arc<IdGenerator>) -> Result<Store, StoreError> {
+        let txn = db.begin_write()?;
+        let found = tables::migrate(&txn)?;
+        let high_water = write::id_high_water(&txn)?;
+        txn.commit()?;
+        if found != SCHEMA_VERSION {
+            tracing::info!(
+                from = found,
+                to = SCHEMA_VERSION,
+                "migrated database schema"
+            );
+        }
+        ids.advance_past(crate::model::Id(high_water));
+        let db = Arc::new(db);
+        let writer = writer::spawn(db.clone(), ids.clone());
+        Ok(Store { db, writer, ids })
+    }
+
+    /// The id generator (seeded past every stored id).
+    pub fn ids(&self) -> &IdGenerator {
+        &self.ids
+    }
+
+    /// A consistent read-only snapshot.
+    pub fn read(&self) -> Result<redb::ReadTransaction, StoreError> {
+        Ok(self.db.begin_read()?)
+    }
+
+    /// Run `f` in the next group commit; resolves after the commit is durable.
+    /// `f` must check before it writes: if it returns an error it must not have
+    /// changed anything, because the rest of the batch still commits.
+    pub fn write<R, E, F>(&self, f: F) -> impl std::future::Future<Output = Result<R, E>> + 'static
+    where
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&redb::WriteTransaction) -> Result<R, E> + Send + 'static,
+    {
+        let writer = self.writer.clone();
+        async move { writer.submit(f).await }
+    }
+
+    /// Commit counters (batches, requests) for metrics and benches.
+    pub fn commit_stats(&self) -> Arc<CommitStats> {
+        self.writer.stats()
+    }
+
+    /// Stop the writer after it has committed everything queued.
+    pub fn shutdown(&self) {
+        self.writer.shutdown();
+    }
+}

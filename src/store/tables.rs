@@ -1,0 +1,83 @@
+//! Table layout and schema migrations.
+//!
+//! Records are MessagePack (rmp-serde, named fields, so new optional fields
+//! can be added without a migration). Composite keys are tuples so that
+//! "everything of X" is a range scan.
+
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
+
+use super::StoreError;
+
+/// Schema version this build writes. Bump it and add a step to [`migrate`]
+/// whenever the layout changes incompatibly.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Key/value metadata: `schema_version`, `id_high_water`.
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// user id → `UserRecord`.
+pub const USERS: TableDefinition<u64, &[u8]> = TableDefinition::new("users");
+/// lowercased username → user id.
+pub const USERNAMES: TableDefinition<&str, u64> = TableDefinition::new("usernames");
+/// sha256(token) → `TokenRecord`.
+pub const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
+/// (user id, token id) → sha256(token).
+pub const USER_TOKENS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("user_tokens");
+/// guild id → `Guild`.
+pub const GUILDS: TableDefinition<u64, &[u8]> = TableDefinition::new("guilds");
+/// channel id → `Channel` (guild channels and DMs).
+pub const CHANNELS: TableDefinition<u64, &[u8]> = TableDefinition::new("channels");
+/// (guild id, channel id) → ().
+pub const GUILD_CHANNELS: TableDefinition<(u64, u64), ()> = TableDefinition::new("guild_channels");
+/// (guild id, role id) → `Role`.
+pub const ROLES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("roles");
+/// (guild id, user id) → `MemberRecord`.
+pub const MEMBERS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("members");
+/// (user id, guild id) → ().
+pub const USER_GUILDS: TableDefinition<(u64, u64), ()> = TableDefinition::new("user_guilds");
+/// invite code → `Invite`.
+pub const INVITES: TableDefinition<&str, &[u8]> = TableDefinition::new("invites");
+/// (guild id, invite code) → ().
+pub const GUILD_INVITES: TableDefinition<(u64, &str), ()> = TableDefinition::new("guild_invites");
+/// (channel id, message id) → `Message`.
+pub const MESSAGES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("messages");
+/// (smaller user id, larger user id) → DM channel id.
+pub const DM_PAIRS: TableDefinition<(u64, u64), u64> = TableDefinition::new("dm_pairs");
+/// (user id, channel id) → () for the user's DMs and group DMs.
+pub const USER_CHANNELS: TableDefinition<(u64, u64), ()> = TableDefinition::new("user_channels");
+
+/// Bring the schema to [`SCHEMA_VERSION`] inside `txn`. Returns the version found.
+pub fn migrate(txn: &WriteTransaction) -> Result<u64, StoreError> {
+    let found = {
+        let meta = txn.open_table(META)?;
+        let v = meta.get("schema_version")?.map(|g| g.value());
+        v.unwrap_or(0)
+    };
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if found < 1 {
+        // Version 0 → 1: create every table, so readers never meet a missing one.
+        txn.open_table(USERS)?;
+        txn.open_table(USERNAMES)?;
+        txn.open_table(TOKENS)?;
+        txn.open_table(USER_TOKENS)?;
+        txn.open_table(GUILDS)?;
+        txn.open_table(CHANNELS)?;
+        txn.open_table(GUILD_CHANNELS)?;
+        txn.open_table(ROLES)?;
+        txn.open_table(MEMBERS)?;
+        txn.open_table(USER_GUILDS)?;
+        txn.open_table(INVITES)?;
+        txn.open_table(GUILD_INVITES)?;
+        txn.open_table(MESSAGES)?;
+        txn.open_table(DM_PAIRS)?;
+        txn.open_table(USER_CHANNELS)?;
+    }
+    // Future steps go here: `if found < 2 { ... }`.
+    txn.open_table(META)?
+        .insert("schema_version", SCHEMA_VERSION)?;
+    Ok(found)
+}
