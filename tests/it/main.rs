@@ -1,0 +1,5 @@
+//! Integration stories: each starts the real server and uses real clients.
+
+mod common;
+
+mod chat;
