@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::auth::PasswordCost;
-use crate::protocol::limits::HEARTBEAT_INTERVAL;
+use crate::protocol::limits::{ACTOR_IDLE_TIMEOUT, HEARTBEAT_INTERVAL, MAX_OUTBOUND_BYTES};
 
 /// Settings of `hearth serve`.
 #[derive(Debug, Clone, Args)]
@@ -26,6 +26,17 @@ pub struct Config {
     /// closed after 1.5 intervals without a heartbeat.
     #[arg(long, env = "HEARTH_HEARTBEAT_INTERVAL_MS", default_value_t = HEARTBEAT_INTERVAL.as_millis() as u64)]
     pub heartbeat_interval_ms: u64,
+    /// Seconds after which an idle channel or guild actor (no readers, no
+    /// traffic) stops; it restarts on demand.
+    #[arg(long, env = "HEARTH_ACTOR_IDLE_SECS", default_value_t = ACTOR_IDLE_TIMEOUT.as_secs())]
+    pub actor_idle_secs: u64,
+    /// Bytes a session may have queued for sending before it is closed as a
+    /// slow reader (4021).
+    #[arg(long, env = "HEARTH_MAX_OUTBOUND_BYTES", default_value_t = MAX_OUTBOUND_BYTES)]
+    pub max_outbound_bytes: usize,
+    /// Seconds to wait on SIGTERM for requests and commits in flight before exiting.
+    #[arg(long, env = "HEARTH_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
+    pub shutdown_timeout_secs: u64,
     /// argon2id memory cost in KiB.
     #[arg(long, env = "HEARTH_ARGON2_MEMORY_KIB", default_value_t = PasswordCost::default().memory_kib)]
     pub argon2_memory_kib: u32,
@@ -38,6 +49,11 @@ impl Config {
     /// Heartbeat interval as a duration (at least 100 ms).
     pub fn heartbeat_interval(&self) -> Duration {
         Duration::from_millis(self.heartbeat_interval_ms.max(100))
+    }
+
+    /// Idle time after which channel and guild actors stop (at least 1 s).
+    pub fn actor_idle(&self) -> Duration {
+        Duration::from_secs(self.actor_idle_secs.max(1))
     }
 
     /// Password hashing cost.

@@ -8,6 +8,7 @@ use actix::Actor;
 use actix_web::{middleware, web, App, HttpServer};
 
 use crate::actors::hub::{Hub, WorkerHub};
+use crate::actors::session::Kick;
 use crate::actors::Core;
 use crate::config::Config;
 use crate::model::ids::IdGenerator;
@@ -22,6 +23,7 @@ pub async fn run(config: Config) -> io::Result<()> {
     config.workers = workers;
     let core = Core::new(store.clone(), config.clone());
     let next_worker = Arc::new(AtomicUsize::new(0));
+    let core_for_shutdown = core.clone();
     let core_data = web::Data::new(core);
     let server = HttpServer::new(move || {
         // Runs once per worker thread: one delivery hub per worker.
@@ -36,14 +38,54 @@ pub async fn run(config: Config) -> io::Result<()> {
             .wrap(middleware::Compress::default())
             .configure(crate::http::configure)
     })
+    .on_connect(|conn, _| {
+        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            // Gateway frames are small and latency-sensitive: no Nagle delay.
+            let _ = tcp.set_nodelay(true);
+        }
+    })
     .workers(workers)
+    .shutdown_timeout(config.shutdown_timeout_secs)
+    .disable_signals()
     .bind(config.bind)?;
     for addr in server.addrs() {
         // Tests and scripts read this line to find an ephemeral port.
         println!("listening on {addr}");
         tracing::info!(%addr, data = %config.data.display(), workers, "listening");
     }
-    let result = server.run().await;
+    let server = server.run();
+    let handle = server.handle();
+    let shutdown_core = core_for_shutdown.clone();
+    actix_web::rt::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: telling sessions to reconnect");
+        // Sessions get RECONNECT and a close; then the server stops accepting
+        // and waits (up to the shutdown timeout) for requests in flight.
+        shutdown_core.online.kick_all(Kick::Shutdown);
+        handle.stop(true).await;
+    });
+    let result = server.await;
+    // Everything queued to the writer is committed before it stops.
     store.shutdown();
+    store.wait_closed();
+    tracing::info!("stopped");
     result
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

@@ -20,7 +20,6 @@ use crate::metrics;
 use crate::model::snapshot::GuildSnapshot;
 use crate::model::{Author, Channel, Id, Message as ChatMessage, Permissions, User};
 use crate::protocol::events::{event, TypingStart};
-use crate::protocol::limits::ACTOR_IDLE_TIMEOUT;
 use crate::protocol::SharedEvent;
 use crate::store::{Read, Write};
 use crate::util::now_ms;
@@ -132,8 +131,10 @@ impl Actor for ChannelActor {
                 _ => ctx.stop(),
             }));
         }
-        ctx.run_interval(ACTOR_IDLE_TIMEOUT / 10, |act, ctx| {
-            if act.pending.is_empty() && act.last_activity.elapsed() >= ACTOR_IDLE_TIMEOUT {
+        let idle = self.core.config.actor_idle();
+        let tick = (idle / 10).max(std::time::Duration::from_millis(100));
+        ctx.run_interval(tick, move |act, ctx| {
+            if act.pending.is_empty() && act.last_activity.elapsed() >= idle {
                 ctx.stop();
             }
         });

@@ -10,14 +10,10 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use super::session::{Outbound, Session};
+use super::session::{Outbound, Session, FRAME_OVERHEAD};
 use crate::metrics;
 use crate::model::Id;
-use crate::protocol::limits::MAX_OUTBOUND_BYTES;
 use crate::protocol::{Encoding, SharedEvent};
-
-/// Per-frame overhead counted against the outbound byte bound (prefix + WebSocket header).
-const FRAME_OVERHEAD: usize = 48;
 
 /// State of one session that deliverers may touch from other threads.
 #[derive(Debug)]
@@ -30,6 +26,8 @@ pub struct SessionShared {
     pub token_id: Id,
     /// The connection's encoding.
     pub encoding: Encoding,
+    /// Bytes that may be queued before the session counts as a slow reader.
+    pub max_queued_bytes: usize,
     /// Bytes queued towards this session and not yet written.
     pub queued_bytes: AtomicUsize,
     /// Set once the session fell behind; nothing more is queued to it.
@@ -235,7 +233,7 @@ fn deliver_local(t: &SessionRef, event: &Arc<SharedEvent>) {
     }
     let size = event.len(shared.encoding) + FRAME_OVERHEAD;
     let queued = shared.queued_bytes.fetch_add(size, Ordering::Relaxed) + size;
-    if queued > MAX_OUTBOUND_BYTES {
+    if queued > shared.max_queued_bytes {
         mark_slow(t);
         return;
     }

@@ -96,6 +96,15 @@ impl Online {
         }
     }
 
+    /// Send `kick` to every identified session.
+    pub fn kick_all(&self, kick: super::session::Kick) {
+        for e in self.users.iter() {
+            for s in &e.sessions {
+                s.addr.do_send(kick);
+            }
+        }
+    }
+
     /// Number of live sessions.
     pub fn session_count(&self) -> usize {
         self.users.iter().map(|e| e.sessions.len()).sum()

@@ -34,11 +34,13 @@ pub enum CloseCode {
     SessionRevoked = 4022,
     /// The `encoding` query parameter is neither `msgpack` nor `json`.
     InvalidEncoding = 4023,
+    /// The server is restarting (sent after op 7 RECONNECT); reconnect.
+    Restarting = 4024,
 }
 
 impl CloseCode {
     /// Every close code, for docs checks.
-    pub const ALL: [CloseCode; 14] = [
+    pub const ALL: [CloseCode; 15] = [
         CloseCode::UnknownError,
         CloseCode::UnknownOpcode,
         CloseCode::DecodeError,
@@ -53,6 +55,7 @@ impl CloseCode {
         CloseCode::SlowConsumer,
         CloseCode::SessionRevoked,
         CloseCode::InvalidEncoding,
+        CloseCode::Restarting,
     ];
 
     /// The numeric code on the wire.

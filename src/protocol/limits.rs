@@ -15,7 +15,8 @@ pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(41_250 * 3 / 2);
 pub const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Frames a session may have queued for sending before it counts as a slow reader.
 pub const MAX_OUTBOUND_FRAMES: usize = 4096;
-/// Bytes a session may have queued for sending before it counts as a slow reader (4021).
+/// Default bytes a session may have queued for sending before it counts as a
+/// slow reader (4021); configurable with `--max-outbound-bytes`.
 pub const MAX_OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
 
 /// Message content length after trimming, in characters (Unicode scalar values).
@@ -71,7 +72,8 @@ pub const MAX_TOKENS_PER_USER: usize = 100;
 
 /// Requests the store writer drains into one commit at most.
 pub const MAX_COMMIT_BATCH: usize = 1024;
-/// Idle time after which a channel or guild actor with no readers stops.
+/// Default idle time after which a channel or guild actor with no readers
+/// stops (configurable with `--actor-idle-secs`).
 pub const ACTOR_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Mailbox capacity of internal actors (hubs, channels, guilds). Deliveries
 /// use `do_send`, which is not bounded by it; it only bounds awaited requests.

@@ -147,4 +147,9 @@ impl Store {
     pub fn shutdown(&self) {
         self.writer.shutdown();
     }
+
+    /// Block until the writer thread has finished (after [`Store::shutdown`]).
+    pub fn wait_closed(&self) {
+        self.writer.join();
+    }
 }

@@ -87,6 +87,7 @@ enum Msg {
 pub struct WriterHandle {
     tx: mpsc::Sender<Msg>,
     stats: Arc<CommitStats>,
+    thread: Arc<parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 impl WriterHandle {
@@ -116,6 +117,12 @@ impl WriterHandle {
     pub(super) fn shutdown(&self) {
         let _ = self.tx.send(Msg::Shutdown);
     }
+
+    pub(super) fn join(&self) {
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Start the writer thread.
@@ -126,11 +133,19 @@ pub(super) fn spawn(db: Arc<Database>, ids: Arc<IdGenerator>) -> WriterHandle {
     let spawned = std::thread::Builder::new()
         .name("hearth-writer".into())
         .spawn(move || run(&db, &ids, &rx, &thread_stats));
-    if let Err(e) = spawned {
-        // Without a writer every write fails with Closed; say why once.
-        tracing::error!(error = %e, "could not start the store writer thread");
+    let thread = match spawned {
+        Ok(t) => Some(t),
+        Err(e) => {
+            // Without a writer every write fails with Closed; say why once.
+            tracing::error!(error = %e, "could not start the store writer thread");
+            None
+        }
+    };
+    WriterHandle {
+        tx,
+        stats,
+        thread: Arc::new(parking_lot::Mutex::new(thread)),
     }
-    WriterHandle { tx, stats }
 }
 
 fn run(db: &Database, ids: &IdGenerator, rx: &mpsc::Receiver<Msg>, stats: &CommitStats) {

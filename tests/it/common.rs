@@ -65,6 +65,15 @@ impl Server {
             // Cheap password hashing keeps tests fast; production uses the defaults.
             .args(["--argon2-memory-kib", "256", "--argon2-iterations", "1"])
             .args(&self.extra)
+            // Long enough that test clients need not heartbeat; the heartbeat
+            // test sets its own interval.
+            .args(
+                if self.extra.iter().any(|a| a == "--heartbeat-interval-ms") {
+                    &[][..]
+                } else {
+                    &["--heartbeat-interval-ms", "600000"][..]
+                },
+            )
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -310,6 +319,21 @@ pub enum End {
     Dropped,
 }
 
+/// Raw frame access for tests that read the socket themselves.
+pub trait NextFrame {
+    /// The next WebSocket message, or None when the connection ended.
+    fn next_frame(&mut self) -> impl std::future::Future<Output = Option<WsMessage>>;
+}
+
+impl NextFrame for WebSocketStream<MaybeTlsStream<TcpStream>> {
+    async fn next_frame(&mut self) -> Option<WsMessage> {
+        match tokio::time::timeout(WAIT, self.next()).await {
+            Ok(Some(Ok(m))) => Some(m),
+            _ => None,
+        }
+    }
+}
+
 /// A gateway client.
 pub struct Gw {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -331,9 +355,31 @@ impl Gw {
 
     /// Connect with a raw query string and read HELLO.
     pub async fn connect_raw(s: &Server, query: &str, enc: Enc) -> Gw {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/gateway{}", s.addr, query))
+        let url = format!("ws://{}/gateway{}", s.addr, query);
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
             .await
             .expect("ws connect");
+        Self::with_hello(ws, enc).await
+    }
+
+    /// Connect with a small socket receive buffer (to stall quickly when not reading).
+    pub async fn connect_small_rcvbuf(s: &Server, enc: Enc, rcvbuf: u32) -> Gw {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.set_recv_buffer_size(rcvbuf).unwrap();
+        let stream = sock.connect(s.addr.parse().unwrap()).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let q = match enc {
+            Enc::Json => "?v=1&encoding=json",
+            Enc::MsgPack => "?v=1&encoding=msgpack",
+        };
+        let url = format!("ws://{}/gateway{}", s.addr, q);
+        let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream))
+            .await
+            .expect("ws connect");
+        Self::with_hello(ws, enc).await
+    }
+
+    async fn with_hello(ws: WebSocketStream<MaybeTlsStream<TcpStream>>, enc: Enc) -> Gw {
         let mut gw = Gw {
             ws,
             enc,

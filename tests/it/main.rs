@@ -3,3 +3,5 @@
 mod common;
 
 mod chat;
+mod durability;
+mod permissions;

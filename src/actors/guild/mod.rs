@@ -28,7 +28,7 @@ use super::Core;
 use crate::metrics;
 use crate::model::snapshot::{GuildSnapshot, MemberRoles};
 use crate::model::Id;
-use crate::protocol::limits::{ACTOR_IDLE_TIMEOUT, LARGE_GUILD_THRESHOLD};
+use crate::protocol::limits::LARGE_GUILD_THRESHOLD;
 use crate::store::{Read, Store, StoreError};
 
 /// One guild's actor.
@@ -124,7 +124,7 @@ impl GuildActor {
             return;
         }
         let since = *self.idle_since.get_or_insert_with(std::time::Instant::now);
-        if since.elapsed() >= ACTOR_IDLE_TIMEOUT {
+        if since.elapsed() >= self.core.config.actor_idle() {
             ctx.stop();
         }
     }
@@ -137,7 +137,8 @@ impl Actor for GuildActor {
         metrics::GUILD_ACTORS.inc();
         // Channel actors and sessions talk to the guild; it must never refuse them.
         ctx.set_mailbox_capacity(crate::protocol::limits::INTERNAL_MAILBOX_CAPACITY);
-        ctx.run_interval(ACTOR_IDLE_TIMEOUT / 10, |a, ctx| a.check_idle(ctx));
+        let tick = (self.core.config.actor_idle() / 10).max(std::time::Duration::from_millis(100));
+        ctx.run_interval(tick, |a, ctx| a.check_idle(ctx));
     }
 
     fn stopping(&mut self, ctx: &mut Self::Context) -> Running {

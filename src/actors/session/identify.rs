@@ -97,6 +97,7 @@ impl Session {
             user_id: user.id,
             token_id: token.id,
             encoding: self.encoding,
+            max_queued_bytes: self.core.config.max_outbound_bytes,
             queued_bytes: AtomicUsize::new(0),
             overflowed: AtomicBool::new(false),
         });

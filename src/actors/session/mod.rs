@@ -420,6 +420,8 @@ pub enum Kick {
     SlowConsumer,
     /// Its token was revoked.
     Revoked,
+    /// The server is shutting down: RECONNECT, then close.
+    Shutdown,
 }
 
 impl Handler<Kick> for Session {
@@ -433,6 +435,10 @@ impl Handler<Kick> for Session {
                 "outbound queue overflowed: read faster",
             ),
             Kick::Revoked => self.close(ctx, CloseCode::SessionRevoked, "the token was revoked"),
+            Kick::Shutdown => {
+                self.send_op(ctx, Op::Reconnect, &());
+                self.close(ctx, CloseCode::Restarting, "server restarting; reconnect");
+            }
         }
     }
 }

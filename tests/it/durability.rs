@@ -1,0 +1,211 @@
+//! Data survives restarts; slow readers are cut off instead of slowing others.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_all_data() {
+    let mut s = Server::start().await;
+    let alice = s.user("alice").await;
+    let bob = s.user("bob").await;
+    let (gid, general) = alice.guild(&s, "Keep").await;
+    let code = alice.invite(&s, general, json!({"max_uses": 5})).await;
+    bob.join(&s, &code).await;
+    let (_, role) = alice
+        .post(
+            &s,
+            &format!("/guilds/{gid}/roles"),
+            json!({"name": "regulars", "color": 0x336699}),
+        )
+        .await;
+    let rid = id(&role["id"]);
+    alice
+        .put(
+            &s,
+            &format!("/guilds/{gid}/members/{}/roles/{rid}", bob.id),
+            json!({}),
+        )
+        .await;
+    let (_, cat) = alice
+        .post(
+            &s,
+            &format!("/guilds/{gid}/channels"),
+            json!({"name": "Cat", "kind": "category"}),
+        )
+        .await;
+    let (_, topic) = alice
+        .post(
+            &s,
+            &format!("/guilds/{gid}/channels"),
+            json!({"name": "topic", "topic": "t", "parent_id": cat["id"]}),
+        )
+        .await;
+    let (_, dm) = alice
+        .post(
+            &s,
+            "/users/@me/channels",
+            json!({"recipient_id": bob.id.to_string()}),
+        )
+        .await;
+    let dm_id = id(&dm["id"]);
+    let (mut a, _) = Gw::identify(&s, &alice, Enc::MsgPack).await;
+    let mut sent = Vec::new();
+    for i in 0..25 {
+        sent.push(id(&a
+            .say(general, &format!("gw {i}"), &format!("n{i}"))
+            .await["id"]));
+        sent.push(id(&bob.say(&s, general, &format!("rest {i}")).await["id"]));
+    }
+    bob.say(&s, dm_id, "private").await;
+    drop(a);
+
+    s.kill().await; // kill -9: no shutdown work at all
+    s.restart().await;
+
+    // Tokens, guild, roles, members, channels, invites, messages and DMs are all there.
+    let (st, g) = bob.get(&s, &format!("/guilds/{gid}")).await;
+    assert_eq!((st, g["name"].as_str()), (200, Some("Keep")));
+    let (_, member) = alice
+        .get(&s, &format!("/guilds/{gid}/members/{}", bob.id))
+        .await;
+    assert_eq!(id(&member["roles"][0]), rid);
+    let (_, roles) = alice.get(&s, &format!("/guilds/{gid}/roles")).await;
+    assert!(roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["name"] == "regulars" && r["color"] == 0x336699));
+    let (_, ch) = alice
+        .get(&s, &format!("/channels/{}", id(&topic["id"])))
+        .await;
+    assert_eq!(
+        (ch["topic"].as_str(), id(&ch["parent_id"])),
+        (Some("t"), id(&cat["id"]))
+    );
+    let (_, invites) = alice.get(&s, &format!("/guilds/{gid}/invites")).await;
+    assert_eq!(invites[0]["uses"], 1);
+    let (_, hist) = alice
+        .get(&s, &format!("/channels/{general}/messages?limit=100"))
+        .await;
+    let got: Vec<u64> = hist
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| id(&m["id"]))
+        .collect();
+    assert_eq!(got, sent, "every acknowledged message, once, in order");
+    let (_, dmh) = alice.get(&s, &format!("/channels/{dm_id}/messages")).await;
+    assert_eq!(dmh[0]["content"], "private");
+    let (st, again) = bob
+        .post(
+            &s,
+            "/users/@me/channels",
+            json!({"recipient_id": alice.id.to_string()}),
+        )
+        .await;
+    assert_eq!(
+        (st, id(&again["id"])),
+        (200, dm_id),
+        "the same DM is found after restart"
+    );
+
+    // The gateway works and new ids keep increasing past everything stored.
+    let (mut a, ready) = Gw::identify(&s, &alice, Enc::Json).await;
+    assert_eq!(id(&ready["guilds"][0]["guild"]["id"]), gid);
+    assert!(ready["dm_channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| id(&c["id"]) == dm_id));
+    let newer = id(&a.say(general, "after restart", "z").await["id"]);
+    assert!(newer > *sent.iter().max().unwrap());
+
+    // A graceful stop exits cleanly, and the data is still there afterwards.
+    assert_eq!(s.terminate().await, Some(0));
+    s.restart().await;
+    let (_, hist) = alice
+        .get(&s, &format!("/channels/{general}/messages?limit=1"))
+        .await;
+    assert_eq!(id(&hist[0]["id"]), newer);
+}
+
+/// A reader that stops reading is closed with 4021 once its queue passes the
+/// bound; the other readers keep receiving everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_reader_is_closed_without_slowing_the_channel() {
+    let s = Server::start_with(&["--max-outbound-bytes", "262144"]).await;
+    let alice = s.user("alice").await;
+    let bob = s.user("bob").await;
+    let slow = s.user("slow").await;
+    let (_, general) = alice.guild(&s, "Busy").await;
+    let code = alice.invite(&s, general, json!({})).await;
+    bob.join(&s, &code).await;
+    slow.join(&s, &code).await;
+
+    let mut stalled = Gw::connect_small_rcvbuf(&s, Enc::Json, 4096).await;
+    stalled.send(2, json!({"token": slow.token})).await;
+    stalled.dispatch("READY").await;
+    let (mut b, _) = Gw::identify(&s, &bob, Enc::MsgPack).await;
+    let (mut a, _) = Gw::identify(&s, &alice, Enc::MsgPack).await;
+    // From here on `stalled` is never read until the end.
+    let body = "x".repeat(3900);
+    let total = 2500;
+    let started = Instant::now();
+    // Paced by acknowledgements: each message is durable before the next.
+    let sender = tokio::spawn(async move {
+        for i in 0..total {
+            a.say(general, &format!("{i} {body}"), &i.to_string()).await;
+            a.drain(Duration::ZERO).await;
+        }
+        a
+    });
+    // Bob reads everything, in order, while the stalled reader holds nothing up.
+    let mut next = 0;
+    while next < total {
+        let f = b.next().await.expect("bob's connection ended");
+        if f.t.as_deref() == Some("MESSAGE_CREATE") {
+            let n: usize = f.d["content"]
+                .as_str()
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(n, next, "bob gets every message once, in order");
+            next += 1;
+        }
+    }
+    let elapsed = started.elapsed();
+    let _a = sender.await.unwrap();
+    assert!(
+        s.metric("hearth_slow_reader_disconnects_total").await >= 1.0,
+        "the stalled reader was detected"
+    );
+    // Once it reads again it finds a 4021 close after what was already queued.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut received = 0;
+    loop {
+        assert!(Instant::now() < deadline, "stalled reader was never closed");
+        match stalled.ws.next_frame().await {
+            Some(WsMessage::Close(Some(cf))) => {
+                assert_eq!(u16::from(cf.code), 4021, "{}", cf.reason);
+                break;
+            }
+            Some(_) => received += 1,
+            None => panic!("dropped without a close frame after {received} frames"),
+        }
+    }
+    assert!(
+        received < total,
+        "it did not get everything: it was cut off ({received} of {total})"
+    );
+    eprintln!(
+        "bob received {total} messages in {elapsed:?}; stalled reader got {received} before 4021"
+    );
+    assert!(!s.logged_panic());
+}
