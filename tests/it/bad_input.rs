@@ -395,20 +395,7 @@ async fn gateway_garbage_closes_only_the_sender_with_a_clear_code() {
         "10k nested msgpack arrays",
     )
     .await;
-    // Nesting inside `d`: MessagePack stops at its depth limit before looking at the op.
-    let mut deep_d = vec![0x82];
-    deep_d.extend(mp_str("op"));
-    deep_d.push(0x01);
-    deep_d.extend(mp_str("d"));
-    deep_d.extend(nested_msgpack_arrays(50_000));
-    closes_with(
-        &s,
-        MsgPack,
-        WsMessage::Binary(deep_d),
-        4002,
-        "deep msgpack d",
-    )
-    .await;
+    // (Deep nesting inside `d` in MessagePack has its own test below.)
     // JSON skips an unused nested `d` without recursing: the heartbeat is simply acknowledged.
     let mut gw = Gw::connect(&s, Json).await;
     gw.send_raw(WsMessage::Text(format!(
@@ -870,6 +857,24 @@ async fn rest_bad_requests_get_json_errors_and_change_nothing() {
     )
     .await;
     assert_error(st, &v, 400, "invalid_body", "garbage MessagePack body");
+    // A charset parameter on the JSON Content-Type is fine.
+    let body = json!({"content": "with charset", "nonce": "cs-1"})
+        .to_string()
+        .into_bytes();
+    let (st, m) = raw(
+        &s,
+        "POST",
+        &msgs,
+        tok,
+        Some("application/json; charset=utf-8"),
+        body,
+    )
+    .await;
+    assert_eq!(st, 201, "{m}");
+    chat.b
+        .dispatch_where("MESSAGE_CREATE", |d| d["nonce"] == "cs-1")
+        .await;
+    chat.sent.push("with charset".into());
     chat.still_served("MessagePack bodies").await;
 
     chat.history_is_exactly_what_was_sent(&s).await;
@@ -879,22 +884,121 @@ async fn rest_bad_requests_get_json_errors_and_change_nothing() {
     assert!(!s.logged_panic(), "the server panicked");
 }
 
+// ---------------------------------------------------------------------------
+// Known server bugs: these assert the correct behaviour.
+// ---------------------------------------------------------------------------
+
+/// A close frame's reason must fit in a WebSocket control frame (125 bytes,
+/// 2 of them the code), or the client sees a protocol error instead of the code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zz_probe() {
+async fn close_reasons_fit_in_a_websocket_close_frame() {
     let s = Server::start().await;
-    for depth in [1000usize] {
-        let mut deep_d = vec![0x82];
-        deep_d.extend(mp_str("op"));
-        deep_d.push(0x01);
-        deep_d.extend(mp_str("d"));
-        deep_d.extend(nested_msgpack_arrays(depth));
-        let mut gw = Gw::connect(&s, Enc::MsgPack).await;
-        gw.send_raw(WsMessage::Binary(deep_d)).await;
-        let end = gw.next_within(Duration::from_secs(3)).await;
-        eprintln!("PROBE {depth} {end:?}");
-        let r = reqwest::get(s.url("/metrics")).await;
-        eprintln!("PROBE alive {:?}", r.map(|r| r.status()));
+    let mut chat = Chat::start(&s).await;
+    let long = "x".repeat(300);
+    let cases: Vec<(Enc, WsMessage, &str)> = vec![
+        (
+            Enc::Json,
+            WsMessage::Text(r#""hello""#.into()),
+            "JSON string",
+        ),
+        (
+            Enc::Json,
+            WsMessage::Text(json!({"op": long, "d": null}).to_string()),
+            "long string op in JSON",
+        ),
+        (
+            Enc::MsgPack,
+            encoded(Enc::MsgPack, &json!({"op": long, "d": null})),
+            "long string op in MessagePack",
+        ),
+        (
+            Enc::Json,
+            WsMessage::Text(json!({"op": "x".repeat(60 * 1024)}).to_string()),
+            "60 KiB string op",
+        ),
+    ];
+    for (enc, m, what) in cases {
+        closes_with(&s, enc, m, 4002, what).await;
+        chat.still_served(what).await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    eprintln!("PROBE log {:?}", s.log.lock().unwrap());
+    assert!(!s.logged_panic());
+}
+
+/// Deeply nested MessagePack (ignored by the decoder, so walked recursively)
+/// must be refused, not overflow a worker's stack and abort the whole server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeply_nested_messagepack_is_refused_without_crashing() {
+    let s = Server::start().await;
+    let mut chat = Chat::start(&s).await;
+
+    // Gateway: {op: 1, d: [[[[...]]]]}, before IDENTIFY, 10k levels in ~10 KB.
+    let mut deep_d = vec![0x82];
+    deep_d.extend(mp_str("op"));
+    deep_d.push(0x01);
+    deep_d.extend(mp_str("d"));
+    deep_d.extend(nested_msgpack_arrays(10_000));
+    closes_with(
+        &s,
+        Enc::MsgPack,
+        WsMessage::Binary(deep_d),
+        4002,
+        "deep msgpack d",
+    )
+    .await;
+    chat.still_served("deeply nested MessagePack on the gateway")
+        .await;
+
+    // REST, unauthenticated: a registration with a deeply nested unknown field.
+    let mut body = vec![0x83];
+    body.extend(mp_str("username"));
+    body.extend(mp_str("mallory"));
+    body.extend(mp_str("password"));
+    body.extend(mp_str("password123"));
+    body.extend(mp_str("x"));
+    body.extend(nested_msgpack_arrays(10_000));
+    let (st, v) = raw(
+        &s,
+        "POST",
+        "/auth/register",
+        None,
+        Some("application/msgpack"),
+        body,
+    )
+    .await;
+    assert_error(
+        st,
+        &v,
+        400,
+        "invalid_body",
+        "deeply nested MessagePack body",
+    );
+    chat.still_served("deeply nested MessagePack over REST")
+        .await;
+    assert!(!s.logged_panic());
+}
+
+/// The error table (src/errors.rs) promises 405 method_not_allowed for a
+/// route that exists but does not support the method.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_method_on_a_known_route_is_method_not_allowed() {
+    let s = Server::start().await;
+    let alice = s.user("alice").await;
+    let (_, ch) = alice.guild(&s, "g").await;
+    for (method, path) in [
+        ("DELETE", "/auth/login".to_string()),
+        ("PUT", format!("/channels/{ch}/messages")),
+        ("GET", "/auth/logout".to_string()),
+    ] {
+        let (st, v) = req(&s, method, &path, Some(&alice.token), None).await;
+        assert_error(
+            st,
+            &v,
+            405,
+            "method_not_allowed",
+            &format!("{method} {path}"),
+        );
+    }
+    // An unknown route stays 404 whatever the method.
+    let (st, v) = req(&s, "DELETE", "/nope", Some(&alice.token), None).await;
+    assert_error(st, &v, 404, "not_found", "DELETE /nope");
 }

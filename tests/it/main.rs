@@ -4,4 +4,6 @@ mod common;
 
 mod chat;
 mod durability;
+mod gateway_life;
 mod permissions;
+mod storage;
