@@ -18,7 +18,7 @@ use crate::store::{Read, Write};
 use crate::util::now_ms;
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut super::Routes<'_>) {
     cfg.route("/auth/register", web::post().to(register))
         .route("/auth/login", web::post().to(login))
         .route("/auth/logout", web::post().to(logout))
@@ -184,8 +184,9 @@ async fn me(caller: Caller) -> HttpResponse {
 
 #[derive(Deserialize)]
 struct UpdateMe {
-    #[serde(default)]
-    display_name: Option<String>,
+    /// Absent: unchanged; null or "": cleared.
+    #[serde(default, deserialize_with = "super::extract::present")]
+    display_name: Option<Option<String>>,
 }
 
 async fn update_me(
@@ -193,13 +194,18 @@ async fn update_me(
     caller: Caller,
     Body(b): Body<UpdateMe>,
 ) -> Result<HttpResponse, AppError> {
-    let display_name = validate::display_name("display_name", b.display_name.as_deref())?;
+    let display_name = match b.display_name {
+        Some(d) => Some(validate::display_name("display_name", d.as_deref())?),
+        None => None,
+    };
     let uid = caller.user.id;
     let user = core
         .store
         .write(move |w| {
             let mut rec = w.user_record(uid)?.ok_or_else(AppError::unauthorized)?;
-            rec.user.display_name = display_name;
+            if let Some(d) = display_name {
+                rec.user.display_name = d;
+            }
             let key = validate::username_key(&rec.user.username);
             w.put_user(&rec, &key)?;
             Ok::<_, AppError>(rec.user)

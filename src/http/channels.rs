@@ -20,7 +20,7 @@ use crate::protocol::limits::{MAX_CHANNELS_PER_GUILD, MAX_OVERWRITES_PER_CHANNEL
 use crate::store::{Read, Write};
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut super::Routes<'_>) {
     cfg.route("/guilds/{id}/channels", web::get().to(list))
         .route("/guilds/{id}/channels", web::post().to(create))
         .route("/guilds/{id}/channels", web::patch().to(reorder))
@@ -190,14 +190,8 @@ struct Placement {
     id: Id,
     position: Option<i32>,
     /// Absent: unchanged; null: no category.
-    #[serde(default, deserialize_with = "double_option_id")]
+    #[serde(default, deserialize_with = "super::extract::present")]
     parent_id: Option<Option<Id>>,
-}
-
-fn double_option_id<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<Id>>, D::Error> {
-    Ok(Some(Option::<Id>::deserialize(d)?))
 }
 
 async fn reorder(
@@ -257,17 +251,11 @@ async fn get(
 #[derive(Deserialize)]
 struct UpdateChannel {
     name: Option<String>,
-    #[serde(default, deserialize_with = "double_option_string")]
+    #[serde(default, deserialize_with = "super::extract::present")]
     topic: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option_id")]
+    #[serde(default, deserialize_with = "super::extract::present")]
     parent_id: Option<Option<Id>>,
     position: Option<i32>,
-}
-
-fn double_option_string<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<String>>, D::Error> {
-    Ok(Some(Option::<String>::deserialize(d)?))
 }
 
 async fn update(

@@ -17,7 +17,7 @@ use crate::protocol::limits::MAX_GROUP_DM_MEMBERS;
 use crate::store::{Read, Write};
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut super::Routes<'_>) {
     cfg.route("/users/@me/channels", web::get().to(list))
         .route("/users/@me/channels", web::post().to(open))
         .route("/channels/{id}/recipients/@me", web::delete().to(leave))

@@ -29,3 +29,11 @@ impl ResponseError for AppError {
 pub async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::new("not_found", "no such route"))
 }
+
+/// The answer for a known route with an unsupported method.
+pub async fn method_not_allowed() -> Result<HttpResponse, AppError> {
+    Err(AppError::new(
+        "method_not_allowed",
+        "this route does not support that method",
+    ))
+}

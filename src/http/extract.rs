@@ -106,7 +106,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
                 buf.extend_from_slice(&chunk);
             }
             let parsed = if msgpack {
-                rmp_serde::from_slice(&buf).map_err(|e| e.to_string())
+                crate::protocol::codec::msgpack_from_slice(&buf)
             } else if buf.is_empty() {
                 serde_json::from_slice(b"{}").map_err(|e| e.to_string())
             } else {
@@ -117,4 +117,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
                 .map_err(|e| AppError::invalid(format!("invalid body: {e}")))
         })
     }
+}
+
+/// For `#[serde(default, deserialize_with = "present")]` on `Option<Option<T>>`
+/// fields: absent → None (unchanged), null → Some(None) (cleared), value → Some(Some(v)).
+pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(Some(<Option<T> as serde::Deserialize>::deserialize(d)?))
 }

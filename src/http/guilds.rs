@@ -15,7 +15,7 @@ use crate::protocol::limits::MAX_GUILDS_PER_USER;
 use crate::store::{MemberRecord, Read, Write};
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut super::Routes<'_>) {
     cfg.route("/guilds", web::post().to(create))
         .route("/users/@me/guilds", web::get().to(list_mine))
         .route("/users/@me/guilds/{id}", web::delete().to(leave))

@@ -18,7 +18,7 @@ use crate::store::{MemberRecord, Read, Write};
 use crate::util::now_ms;
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut super::Routes<'_>) {
     cfg.route("/channels/{id}/invites", web::post().to(create))
         .route("/guilds/{id}/invites", web::get().to(list))
         .route("/invites/{code}", web::get().to(preview))

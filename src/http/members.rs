@@ -16,7 +16,7 @@ use crate::protocol::limits::MAX_MEMBERS_PAGE;
 use crate::store::{Read, Write};
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut super::Routes<'_>) {
     cfg.route("/guilds/{id}/members", web::get().to(list))
         .route("/guilds/{id}/members/{user}", web::get().to(get))
         .route("/guilds/{id}/members/{user}", web::patch().to(update))
@@ -73,15 +73,9 @@ async fn get(
 #[derive(Deserialize)]
 struct UpdateMember {
     /// Absent: unchanged; null or "": cleared.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "super::extract::present")]
     nick: Option<Option<String>>,
     roles: Option<Vec<Id>>,
-}
-
-fn double_option<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<String>>, D::Error> {
-    Ok(Some(Option::<String>::deserialize(d)?))
 }
 
 /// Check that the caller may set `target`'s roles from `old` to `new`.

@@ -15,7 +15,7 @@ use crate::protocol::limits::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
 use crate::store::{HistoryQuery, Read};
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut super::Routes<'_>) {
     cfg.route("/channels/{id}/messages", web::get().to(history))
         .route("/channels/{id}/messages", web::post().to(send))
         .route("/channels/{id}/messages/{message}", web::get().to(get))

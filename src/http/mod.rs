@@ -19,6 +19,32 @@ use actix_web::web;
 
 use crate::errors::AppError;
 
+/// Collects the REST routes so that a known path with an unsupported method
+/// answers 405 method_not_allowed (not 404).
+pub struct Routes<'a> {
+    cfg: &'a mut web::ServiceConfig,
+    paths: Vec<&'static str>,
+}
+
+impl Routes<'_> {
+    /// Register `route` at `path` (relative to /api/v1).
+    pub fn route(&mut self, path: &'static str, route: actix_web::Route) -> &mut Self {
+        self.cfg.route(path, route);
+        if !self.paths.contains(&path) {
+            self.paths.push(path);
+        }
+        self
+    }
+
+    /// After every real route: a method-less fallback per path.
+    fn finish(self) {
+        for p in self.paths {
+            self.cfg
+                .route(p, web::route().to(error::method_not_allowed));
+        }
+    }
+}
+
 /// Mount every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
@@ -32,16 +58,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/gateway", web::get().to(gateway::upgrade))
     .configure(meta::routes)
-    .service(
-        web::scope("/api/v1")
-            .configure(accounts::routes)
-            .configure(guilds::routes)
-            .configure(members::routes)
-            .configure(roles::routes)
-            .configure(channels::routes)
-            .configure(messages::routes)
-            .configure(invites::routes)
-            .configure(dms::routes),
-    )
+    .service(web::scope("/api/v1").configure(|cfg| {
+        let mut r = Routes {
+            cfg,
+            paths: Vec::new(),
+        };
+        accounts::routes(&mut r);
+        guilds::routes(&mut r);
+        members::routes(&mut r);
+        roles::routes(&mut r);
+        channels::routes(&mut r);
+        messages::routes(&mut r);
+        invites::routes(&mut r);
+        dms::routes(&mut r);
+        r.finish();
+    }))
     .default_service(web::to(error::not_found));
 }

@@ -17,7 +17,7 @@ use crate::protocol::limits::MAX_ROLES_PER_GUILD;
 use crate::store::{Read, Write};
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut super::Routes<'_>) {
     cfg.route("/guilds/{id}/roles", web::get().to(list))
         .route("/guilds/{id}/roles", web::post().to(create))
         .route("/guilds/{id}/roles", web::patch().to(reorder))

@@ -72,9 +72,17 @@ fn enc_name(enc: Encoding) -> &'static str {
 
 fn from_slice<T: DeserializeOwned>(bytes: &[u8], enc: Encoding) -> Result<T, String> {
     match enc {
-        Encoding::MsgPack => rmp_serde::from_slice(bytes).map_err(|e| e.to_string()),
+        Encoding::MsgPack => msgpack_from_slice(bytes),
         Encoding::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
     }
+}
+
+/// Decode MessagePack from a client with nesting bounded by `MAX_DECODE_DEPTH`
+/// (rmp-serde's default of 1024 recurses deep enough to overflow a worker's stack).
+pub fn msgpack_from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+    de.set_max_depth(crate::protocol::limits::MAX_DECODE_DEPTH);
+    T::deserialize(&mut de).map_err(|e| e.to_string())
 }
 
 /// Read the op of a client frame. Fails if the frame is not a map with an integer

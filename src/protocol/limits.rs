@@ -5,6 +5,9 @@ use std::time::Duration;
 
 /// Largest WebSocket frame (message) a client may send, in bytes.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Deepest nesting of arrays/maps accepted in a MessagePack frame or body
+/// (JSON: serde_json's own limit of 128).
+pub const MAX_DECODE_DEPTH: usize = 32;
 /// Largest REST request body, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Interval the server asks clients to heartbeat at (sent in Hello).
@@ -78,3 +81,11 @@ pub const ACTOR_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Mailbox capacity of internal actors (hubs, channels, guilds). Deliveries
 /// use `do_send`, which is not bounded by it; it only bounds awaited requests.
 pub const INTERNAL_MAILBOX_CAPACITY: usize = 1 << 20;
+/// Dispatch frames a session keeps for Resume (frames the client acknowledged
+/// with a heartbeat `d` are freed earlier).
+pub const MAX_REPLAY_FRAMES: usize = 8192;
+/// Payload bytes a session keeps for Resume (payloads are shared between
+/// sessions, so this bounds what one session can pin).
+pub const MAX_REPLAY_BYTES: usize = 8 * 1024 * 1024;
+/// Default time a disconnected session stays resumable (`--resume-grace-secs`).
+pub const RESUME_GRACE: Duration = Duration::from_secs(120);

@@ -552,3 +552,37 @@ async fn changing_the_password_signs_out_every_other_login() {
         assert!(!contains(&bytes, &raw), "a token's raw bytes are stored");
     }
 }
+
+/// PATCH changes only the fields it names: a body without `display_name`
+/// leaves the display name alone (as PATCH of a member's `nick` or a channel's
+/// `topic` does), and only `null` or `""` clears it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patching_me_without_a_display_name_keeps_it() {
+    let s = Server::start().await;
+    let alice = s.user("alice").await;
+    let (st, u) = alice
+        .patch(&s, "/users/@me", json!({"display_name": "Ally"}))
+        .await;
+    assert_eq!(st, 200, "{u}");
+    let (mut gw, _) = Gw::identify(&s, &alice, Enc::Json).await;
+
+    let (st, u) = alice.patch(&s, "/users/@me", json!({})).await;
+    assert_eq!(st, 200, "{u}");
+    assert_eq!(
+        u["display_name"], "Ally",
+        "an empty PATCH cleared the display name"
+    );
+    let (_, me) = alice.get(&s, "/users/@me").await;
+    assert_eq!(me["display_name"], "Ally");
+
+    // Explicit null clears it.
+    let (st, u) = alice
+        .patch(&s, "/users/@me", json!({"display_name": null}))
+        .await;
+    assert_eq!(st, 200, "{u}");
+    assert!(u["display_name"].is_null(), "{u}");
+    let upd = gw
+        .dispatch_where("USER_UPDATE", |d| d["display_name"].is_null())
+        .await;
+    assert_eq!(id(&upd["id"]), alice.id);
+}

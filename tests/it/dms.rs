@@ -272,7 +272,9 @@ async fn group_dm_members_come_and_go() {
         assert!(!ids(&ev["recipients"]).contains(&dave.id), "{ev}");
     }
     let m = alice.say(&s, gid, "dave is gone").await;
-    let got = b.dispatch("MESSAGE_CREATE").await;
+    let got = b
+        .dispatch_where("MESSAGE_CREATE", |d| d["content"] == "dave is gone")
+        .await;
     assert_eq!(id(&got["id"]), id(&m["id"]));
     d.expect_none("MESSAGE_CREATE").await;
     let (st, e) = dave.get(&s, &format!("/channels/{gid}/messages")).await;

@@ -30,6 +30,27 @@ async fn channels(s: &Server, u: &User, gid: u64) -> Vec<Value> {
     v.as_array().unwrap().clone()
 }
 
+/// Wait until every (event name, id) pair has been dispatched, in any order
+/// (one change can produce several events whose order is not specified);
+/// returns their payloads in the order asked for.
+async fn events(gw: &mut Gw, want: &[(&str, u64)]) -> Vec<Value> {
+    let mut got: Vec<Option<Value>> = vec![None; want.len()];
+    while got.iter().any(Option::is_none) {
+        let f = gw
+            .next()
+            .await
+            .unwrap_or_else(|| panic!("connection ended or timed out waiting for {want:?}"));
+        let Some(t) = f.t.as_deref() else { continue };
+        for (i, (name, cid)) in want.iter().enumerate() {
+            if got[i].is_none() && t == *name && f.d.get("id").is_some_and(|v| id(v) == *cid) {
+                got[i] = Some(f.d.clone());
+                break;
+            }
+        }
+    }
+    got.into_iter().map(Option::unwrap).collect()
+}
+
 fn find(chans: &[Value], cid: u64) -> &Value {
     chans
         .iter()
@@ -244,14 +265,14 @@ async fn channels_and_categories_with_live_events() {
     assert_eq!(find(&chans, general)["position"], 5);
     assert_eq!(id(&chans[0]["id"]), rules_id, "listed by position");
     assert_eq!(id(&chans.last().unwrap()["id"]), general);
-    let ev = b
-        .dispatch_where("CHANNEL_UPDATE", |d| id(&d["id"]) == rules_id)
-        .await;
-    assert!(ev["parent_id"].is_null(), "{ev}");
-    let ev = b
-        .dispatch_where("CHANNEL_UPDATE", |d| id(&d["id"]) == general)
-        .await;
-    assert_eq!(ev["position"], 5);
+    let evs = events(
+        &mut b,
+        &[("CHANNEL_UPDATE", rules_id), ("CHANNEL_UPDATE", general)],
+    )
+    .await;
+    assert!(evs[0]["parent_id"].is_null(), "{}", evs[0]);
+    assert_eq!(evs[0]["position"], 0);
+    assert_eq!(evs[1]["position"], 5);
     // Moving into a non-category is refused and changes nothing.
     let (st, e) = alice
         .patch(
@@ -322,19 +343,13 @@ async fn channels_and_categories_with_live_events() {
     // Delete the category: its child moves to the top level.
     let (st, _) = alice.delete(&s, &format!("/channels/{cat_id}")).await;
     assert_eq!(st, 204);
-    // Bob hears both the category's deletion and the child's move (in either order).
-    let (mut deleted, mut moved) = (false, false);
-    while !(deleted && moved) {
-        let f = b.next().await.expect("connection open");
-        match f.t.as_deref() {
-            Some("CHANNEL_DELETE") if id(&f.d["id"]) == cat_id => deleted = true,
-            Some("CHANNEL_UPDATE") if id(&f.d["id"]) == rules_id => {
-                assert!(f.d["parent_id"].is_null(), "{}", f.d);
-                moved = true;
-            }
-            _ => {}
-        }
-    }
+    // Bob hears both the category's deletion and the child's move.
+    let evs = events(
+        &mut b,
+        &[("CHANNEL_DELETE", cat_id), ("CHANNEL_UPDATE", rules_id)],
+    )
+    .await;
+    assert!(evs[1]["parent_id"].is_null(), "{}", evs[1]);
     let chans = channels(&s, &bob, gid).await;
     assert!(chans.iter().all(|c| id(&c["id"]) != cat_id));
     assert!(find(&chans, rules_id)["parent_id"].is_null());
@@ -436,7 +451,9 @@ async fn leaving_a_guild() {
 
     // The guild's messages no longer reach him, and he cannot read or write there.
     let m = alice.say(&s, general, "bob left").await;
-    let got = c.dispatch("MESSAGE_CREATE").await;
+    let got = c
+        .dispatch_where("MESSAGE_CREATE", |d| d["content"] == "bob left")
+        .await;
     assert_eq!(id(&got["id"]), id(&m["id"]));
     b.expect_none("MESSAGE_CREATE").await;
     let (st, e) = bob.get(&s, &format!("/channels/{general}/messages")).await;

@@ -2,6 +2,8 @@
 
 mod common;
 
+mod accounts;
+mod bad_input;
 mod chat;
 mod durability;
 mod gateway_life;

@@ -151,7 +151,16 @@ impl Session {
         code: CloseCode,
         reason: impl Into<String>,
     ) {
-        let reason = reason.into();
+        let mut reason: String = reason.into();
+        // A close frame's reason is at most 123 bytes (RFC 6455 §5.5).
+        if reason.len() > 123 {
+            let mut cut = 120;
+            while !reason.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            reason.truncate(cut);
+            reason.push_str("...");
+        }
         tracing::debug!(session = self.number, code = code.code(), %reason, "closing session");
         ctx.close(Some(ws::CloseReason {
             code: ws::CloseCode::Other(code.code()),
