@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::auth::PasswordCost;
-use crate::protocol::limits::{ACTOR_IDLE_TIMEOUT, HEARTBEAT_INTERVAL, MAX_OUTBOUND_BYTES};
+use crate::protocol::limits::{
+    ACTOR_IDLE_TIMEOUT, HEARTBEAT_INTERVAL, MAX_OUTBOUND_BYTES, RESUME_GRACE,
+};
 
 /// Settings of `hearth serve`.
 #[derive(Debug, Clone, Args)]
@@ -34,6 +36,9 @@ pub struct Config {
     /// slow reader (4021).
     #[arg(long, env = "HEARTH_MAX_OUTBOUND_BYTES", default_value_t = MAX_OUTBOUND_BYTES)]
     pub max_outbound_bytes: usize,
+    /// Seconds a disconnected gateway session stays resumable.
+    #[arg(long, env = "HEARTH_RESUME_GRACE_SECS", default_value_t = RESUME_GRACE.as_secs())]
+    pub resume_grace_secs: u64,
     /// Seconds to wait on SIGTERM for requests and commits in flight before exiting.
     #[arg(long, env = "HEARTH_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
@@ -54,6 +59,11 @@ impl Config {
     /// Idle time after which channel and guild actors stop (at least 1 s).
     pub fn actor_idle(&self) -> Duration {
         Duration::from_secs(self.actor_idle_secs.max(1))
+    }
+
+    /// How long a disconnected session stays resumable.
+    pub fn resume_grace(&self) -> Duration {
+        Duration::from_secs(self.resume_grace_secs)
     }
 
     /// Password hashing cost.

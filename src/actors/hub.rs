@@ -5,43 +5,22 @@
 //! thread, hands the shared frame to each local session. Cross-thread wake-ups
 //! therefore scale with workers, not with readers.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix::prelude::*;
 
-use super::session::{Outbound, Session, FRAME_OVERHEAD};
 use crate::metrics;
 use crate::model::Id;
 use crate::protocol::{Encoding, SharedEvent};
 
-/// State of one session that deliverers may touch from other threads.
-#[derive(Debug)]
-pub struct SessionShared {
-    /// Process-unique session number.
-    pub id: u64,
-    /// The identified user.
-    pub user_id: Id,
-    /// The login session (token) it identified with.
-    pub token_id: Id,
-    /// The connection's encoding.
-    pub encoding: Encoding,
-    /// Bytes that may be queued before the session counts as a slow reader.
-    pub max_queued_bytes: usize,
-    /// Bytes queued towards this session and not yet written.
-    pub queued_bytes: AtomicUsize,
-    /// Set once the session fell behind; nothing more is queued to it.
-    pub overflowed: AtomicBool,
-}
+pub use super::session::SessionShared;
 
 /// A handle to a live session, as kept in reader lists.
 #[derive(Clone)]
 pub struct SessionRef {
-    /// Shared state.
+    /// Shared state (sequence numbers, replay buffer, current connection).
     pub shared: Arc<SessionShared>,
-    /// The session actor.
-    pub addr: Addr<Session>,
-    /// The hub of the worker thread the session runs on.
+    /// The hub of the worker thread the session started on.
     pub hub: WorkerHub,
 }
 
@@ -220,41 +199,7 @@ impl Handler<Deliver> for Hub {
 
     fn handle(&mut self, msg: Deliver, _: &mut Self::Context) {
         for t in msg.targets.iter() {
-            deliver_local(t, &msg.event);
+            t.shared.deliver(&msg.event);
         }
-    }
-}
-
-/// Queue one event to one session, enforcing the outbound bounds.
-fn deliver_local(t: &SessionRef, event: &Arc<SharedEvent>) {
-    let shared = &t.shared;
-    if shared.overflowed.load(Ordering::Relaxed) {
-        return;
-    }
-    let size = event.len(shared.encoding) + FRAME_OVERHEAD;
-    let queued = shared.queued_bytes.fetch_add(size, Ordering::Relaxed) + size;
-    if queued > shared.max_queued_bytes {
-        mark_slow(t);
-        return;
-    }
-    match t.addr.try_send(Outbound(event.clone())) {
-        Ok(()) => metrics::DELIVERIES.inc(),
-        Err(SendError::Full(_)) => mark_slow(t),
-        Err(SendError::Closed(_)) => {
-            shared.queued_bytes.fetch_sub(size, Ordering::Relaxed);
-        }
-    }
-}
-
-fn mark_slow(t: &SessionRef) {
-    if !t.shared.overflowed.swap(true, Ordering::AcqRel) {
-        metrics::SLOW_READERS.inc();
-        tracing::info!(
-            session = t.id(),
-            "slow reader: outbound queue full, closing"
-        );
-        // The mailbox may be full; the session also checks the flag on every
-        // frame it handles.
-        let _ = t.addr.try_send(super::session::Kick::SlowConsumer);
     }
 }

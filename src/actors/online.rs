@@ -4,7 +4,10 @@
 use dashmap::DashMap;
 use smallvec::SmallVec;
 
+use std::sync::Arc;
+
 use super::hub::SessionRef;
+use super::session::{Kick, SessionShared};
 use crate::metrics;
 use crate::model::{Id, Status};
 
@@ -13,10 +16,11 @@ struct Entry {
     status: Status,
 }
 
-/// The index of live sessions by user.
+/// The index of live sessions by user, and of resumable sessions by `session_id`.
 #[derive(Default)]
 pub struct Online {
     users: DashMap<Id, Entry>,
+    resumable: DashMap<String, Arc<SessionShared>>,
 }
 
 impl Online {
@@ -91,18 +95,36 @@ impl Online {
         for s in self.sessions(user) {
             let t = s.shared.token_id;
             if only.is_none_or(|o| o == t) && keep != Some(t) {
-                s.addr.do_send(super::session::Kick::Revoked);
+                s.shared.kick(Kick::Revoked);
             }
         }
     }
 
     /// Send `kick` to every identified session.
-    pub fn kick_all(&self, kick: super::session::Kick) {
+    pub fn kick_all(&self, kick: Kick) {
         for e in self.users.iter() {
             for s in &e.sessions {
-                s.addr.do_send(kick);
+                s.shared.kick(kick);
             }
         }
+    }
+
+    /// Make a session findable by its `session_id` for Resume.
+    pub fn register_resumable(&self, s: Arc<SessionShared>) {
+        self.resumable.insert(s.resume_key.clone(), s);
+    }
+
+    /// The session a RESUME names, if it is still resumable.
+    pub fn resumable(&self, key: &str) -> Option<Arc<SessionShared>> {
+        self.resumable
+            .get(key)
+            .map(|s| s.clone())
+            .filter(|s| !s.has_ended())
+    }
+
+    /// Forget an ended session.
+    pub fn forget_resumable(&self, key: &str) {
+        self.resumable.remove(key);
     }
 
     /// Number of live sessions.

@@ -36,11 +36,13 @@ pub enum CloseCode {
     InvalidEncoding = 4023,
     /// The server is restarting (sent after op 7 RECONNECT); reconnect.
     Restarting = 4024,
+    /// The session was resumed on a newer connection; this one is obsolete.
+    SessionSuperseded = 4025,
 }
 
 impl CloseCode {
     /// Every close code, for docs checks.
-    pub const ALL: [CloseCode; 15] = [
+    pub const ALL: [CloseCode; 16] = [
         CloseCode::UnknownError,
         CloseCode::UnknownOpcode,
         CloseCode::DecodeError,
@@ -56,6 +58,7 @@ impl CloseCode {
         CloseCode::SessionRevoked,
         CloseCode::InvalidEncoding,
         CloseCode::Restarting,
+        CloseCode::SessionSuperseded,
     ];
 
     /// The numeric code on the wire.
@@ -71,6 +74,7 @@ impl CloseCode {
                 | CloseCode::InvalidApiVersion
                 | CloseCode::InvalidEncoding
                 | CloseCode::SessionRevoked
+                | CloseCode::SessionSuperseded
         )
     }
 }

@@ -53,9 +53,38 @@ pub enum DecodeError {
     },
 }
 
-#[derive(Deserialize)]
+/// The `op` of a frame. Only a map is a frame: serde's derive would also
+/// accept `[op, d]` arrays, which the protocol does not define.
 struct Header {
     op: u64,
+}
+
+impl<'de> Deserialize<'de> for Header {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Header;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a frame object {op, d}")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Header, A::Error> {
+                let mut op = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "op" {
+                        op = Some(map.next_value::<u64>()?);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                op.map(|op| Header { op })
+                    .ok_or_else(|| serde::de::Error::missing_field("op"))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 #[derive(Deserialize)]

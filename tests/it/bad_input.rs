@@ -124,16 +124,14 @@ async fn refused(s: &Server, query: &str) -> End {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/gateway{query}", s.addr))
         .await
         .expect("ws connect");
-    loop {
-        match tokio::time::timeout(WAIT, ws.next()).await {
-            Err(_) => panic!("{query}: connection not closed in time"),
-            Ok(None) | Ok(Some(Err(_))) => return End::Dropped,
-            Ok(Some(Ok(WsMessage::Close(Some(cf))))) => {
-                return End::Closed(u16::from(cf.code), cf.reason.to_string())
-            }
-            Ok(Some(Ok(WsMessage::Close(None)))) => return End::Closed(1005, String::new()),
-            Ok(Some(Ok(m))) => panic!("{query}: expected a close, got {m:?}"),
+    match tokio::time::timeout(WAIT, ws.next()).await {
+        Err(_) => panic!("{query}: connection not closed in time"),
+        Ok(None) | Ok(Some(Err(_))) => End::Dropped,
+        Ok(Some(Ok(WsMessage::Close(Some(cf))))) => {
+            End::Closed(u16::from(cf.code), cf.reason.to_string())
         }
+        Ok(Some(Ok(WsMessage::Close(None)))) => End::Closed(1005, String::new()),
+        Ok(Some(Ok(m))) => panic!("{query}: expected a close, got {m:?}"),
     }
 }
 

@@ -112,7 +112,7 @@ async fn two_users_chat_both_ways_in_both_encodings() {
         .dispatch_where("PRESENCE_UPDATE", |d| d["status"] == "idle")
         .await;
     assert_eq!(id(&p["user_id"]), bob.id);
-    drop(b);
+    b.ws.close(None).await.unwrap();
     let p = a
         .dispatch_where("PRESENCE_UPDATE", |d| d["status"] == "offline")
         .await;

@@ -8,7 +8,8 @@ use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_that_stops_heartbeating_is_closed_and_its_session_freed() {
-    let s = Server::start_with(&["--heartbeat-interval-ms", "400"]).await;
+    let s =
+        Server::start_with(&["--heartbeat-interval-ms", "400", "--resume-grace-secs", "1"]).await;
     let alice = s.user("alice").await;
     let bob = s.user("bob").await;
     let (mut quiet, _) = Gw::identify(&s, &alice, Enc::Json).await;
@@ -32,10 +33,23 @@ async fn a_connection_that_stops_heartbeating_is_closed_and_its_session_freed() 
         "closed too early: {took:?}"
     );
     let mut lively = keepalive.await.unwrap();
-    // bob is still connected and served; alice's session is gone from the server.
+    // bob is still connected and served; alice's session stays resumable for
+    // the grace period (1 s here) and is then freed.
     lively.send(1, json!(null)).await;
     lively.op(11).await;
-    assert_eq!(s.metric("hearth_gateway_sessions").await, 1.0);
+    let deadline = Instant::now() + WAIT;
+    while s.metric("hearth_gateway_sessions").await != 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the timed-out session was never freed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let freed_after = started.elapsed();
+    assert!(
+        freed_after >= took + Duration::from_millis(900),
+        "freed before the grace period: {freed_after:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

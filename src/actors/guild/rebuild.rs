@@ -10,7 +10,6 @@ use super::messages::push_access;
 use super::GuildActor;
 use crate::actors::channel::Shutdown;
 use crate::actors::hub::{dispatch_to, Readers, SessionRef};
-use crate::actors::session::GuildMembership;
 use crate::model::snapshot::{GuildSnapshot, MemberRoles};
 use crate::model::{Channel, Id};
 use crate::protocol::events::{
@@ -174,11 +173,7 @@ impl GuildActor {
                     }
                     if let Some(state) = self.add_session(s.clone()) {
                         dispatch_to(std::slice::from_ref(&s), event::GUILD_CREATE, &state);
-                        s.addr.do_send(GuildMembership {
-                            guild_id: id,
-                            joined: true,
-                            guild: ctx.address(),
-                        });
+                        s.shared.set_guild(id, Some(ctx.address()));
                     }
                 }
             }
@@ -187,11 +182,7 @@ impl GuildActor {
                 let leaving = self.user_sessions(uid);
                 for s in &leaving {
                     self.remove_session(s.id(), uid);
-                    s.addr.do_send(GuildMembership {
-                        guild_id: id,
-                        joined: false,
-                        guild: ctx.address(),
-                    });
+                    s.shared.set_guild(id, None);
                 }
                 dispatch_to(&leaving, event::GUILD_DELETE, &GuildDelete { id });
                 snap.members.remove(&uid);
@@ -212,11 +203,7 @@ impl GuildActor {
         let id = self.id();
         self.all.dispatch(event::GUILD_DELETE, &GuildDelete { id });
         for s in self.sessions.values() {
-            s.addr.do_send(GuildMembership {
-                guild_id: id,
-                joined: false,
-                guild: ctx.address(),
-            });
+            s.shared.set_guild(id, None);
         }
         for a in self.channel_actors.values() {
             a.do_send(Shutdown);

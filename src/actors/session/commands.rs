@@ -19,7 +19,7 @@ impl Session {
         };
         let Some(i) = self.identified() else { return };
         self.core.online.set_status(i.user.id, p.status);
-        for g in i.guilds.values() {
+        for g in i.shared.guilds() {
             g.do_send(PresenceChanged {
                 user_id: i.user.id,
                 status: p.status,
@@ -37,7 +37,7 @@ impl Session {
             return;
         };
         let Some(i) = self.identified() else { return };
-        let Some(guild) = i.guilds.get(&req.guild_id).cloned() else {
+        let Some(guild) = i.shared.guild(req.guild_id) else {
             return self.send_error(
                 ctx,
                 Op::RequestGuildMembers,
@@ -47,7 +47,6 @@ impl Session {
         };
         let session = crate::actors::hub::SessionRef {
             shared: i.shared.clone(),
-            addr: ctx.address(),
             hub: self.hub.clone(),
         };
         let nonce = req.nonce.clone();

@@ -1,24 +1,24 @@
 //! op 2 IDENTIFY and op 6 RESUME.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 
 use actix::prelude::*;
 use actix_web_actors::ws;
+use rand::RngCore;
 
+use super::shared::{ResumeRefused, SessionShared};
 use super::{Identified, Session, State};
 use crate::actors::guild::{Connect, GuildActor};
-use crate::actors::hub::{SessionRef, SessionShared};
+use crate::actors::hub::SessionRef;
 use crate::actors::Core;
 use crate::auth::token_hash;
-use crate::model::{Id, Status};
+use crate::model::{Channel, Id, Status, TokenRecord, User};
 use crate::protocol::commands::{Identify, Resume};
 use crate::protocol::events::{event, GuildState, Ready};
-use crate::protocol::{CloseCode, Op, PROTOCOL_VERSION};
-use crate::store::Read;
+use crate::protocol::{CloseCode, Encoding, Op, SharedEvent, PROTOCOL_VERSION};
+use crate::store::{Read, StoreError};
 
-/// Ask a guild actor to take the session, retrying once if the actor was
+/// Ask a guild actor to take the session, asking again if the actor was
 /// stopping at that moment.
 async fn connect_guild(
     core: Arc<Core>,
@@ -43,6 +43,34 @@ async fn connect_guild(
     None
 }
 
+/// The token's login session and user, if the token is valid.
+fn authenticate(core: &Core, token: &str) -> Result<Option<(TokenRecord, User)>, StoreError> {
+    let r = core.store.read()?;
+    let Some(tok) = r.token(&token_hash(token))? else {
+        return Ok(None);
+    };
+    Ok(r.user(tok.user_id)?.map(|u| (tok, u)))
+}
+
+/// The user's DM channels and the users they involve.
+fn dms(core: &Core, user: Id) -> Result<(Vec<Channel>, Vec<User>), StoreError> {
+    let r = core.store.read()?;
+    let channels = r.user_channels(user)?;
+    let mut ids: Vec<Id> = channels
+        .iter()
+        .flat_map(|c| c.recipients.iter().copied())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let mut users = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(u) = r.user(id)? {
+            users.push(u);
+        }
+    }
+    Ok((channels, users))
+}
+
 impl Session {
     pub(super) fn on_identify(&mut self, bytes: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
         if !matches!(self.state, State::New) {
@@ -51,14 +79,11 @@ impl Session {
         let Some(ident) = self.decode::<Identify>(bytes, Op::Identify, ctx) else {
             return self.close(ctx, CloseCode::DecodeError, "IDENTIFY payload is invalid");
         };
-        let store = &self.core.store;
-        let found = store.read().and_then(|r| {
-            let Some(tok) = r.token(&token_hash(&ident.token))? else {
-                return Ok(None);
-            };
-            Ok(r.user(tok.user_id)?.map(|u| (tok, u)))
+        let looked_up = authenticate(&self.core, &ident.token).and_then(|a| {
+            a.map(|(t, u)| Ok((t, dms(&self.core, u.id)?, u)))
+                .transpose()
         });
-        let (token, user) = match found {
+        let (token, (dm_channels, dm_users), user) = match looked_up {
             Ok(Some(x)) => x,
             Ok(None) => return self.close(ctx, CloseCode::AuthenticationFailed, "invalid token"),
             Err(e) => {
@@ -66,50 +91,40 @@ impl Session {
                 return self.close(ctx, CloseCode::UnknownError, "storage error");
             }
         };
-        let (guild_ids, dm_channels) = match store
+        let resume_key = format!("{:x}.{:016x}", self.number, rand::rngs::OsRng.next_u64());
+        let shared = Arc::new(SessionShared::new(
+            self.number,
+            resume_key.clone(),
+            user.id,
+            token.id,
+            self.encoding,
+            self.core.config.max_outbound_bytes,
+            ctx.address(),
+        ));
+        let sref = SessionRef {
+            shared: shared.clone(),
+            hub: self.hub.clone(),
+        };
+        self.core
+            .online
+            .add(sref.clone(), ident.presence.unwrap_or(Status::Online));
+        self.core.online.register_resumable(shared.clone());
+        let guild_ids = match self
+            .core
+            .store
             .read()
-            .and_then(|r| Ok((r.user_guild_ids(user.id)?, r.user_channels(user.id)?)))
+            .and_then(|r| r.user_guild_ids(user.id))
         {
-            Ok(x) => x,
+            Ok(g) => g,
             Err(e) => {
                 tracing::error!(error = %e, "identify lookup");
+                self.ending = true;
+                self.state = State::Ready(Box::new(Identified { shared, user }));
                 return self.close(ctx, CloseCode::UnknownError, "storage error");
             }
         };
-        let mut dm_user_ids: Vec<Id> = dm_channels
-            .iter()
-            .flat_map(|c| c.recipients.iter().copied())
-            .collect();
-        dm_user_ids.sort();
-        dm_user_ids.dedup();
-        let dm_users = store
-            .read()
-            .map(|r| {
-                dm_user_ids
-                    .iter()
-                    .filter_map(|u| r.user(*u).ok().flatten())
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-
-        let shared = Arc::new(SessionShared {
-            id: self.number,
-            user_id: user.id,
-            token_id: token.id,
-            encoding: self.encoding,
-            max_queued_bytes: self.core.config.max_outbound_bytes,
-            queued_bytes: AtomicUsize::new(0),
-            overflowed: AtomicBool::new(false),
-        });
-        let sref = SessionRef {
-            shared: shared.clone(),
-            addr: ctx.address(),
-            hub: self.hub.clone(),
-        };
-        let status = ident.presence.unwrap_or(Status::Online);
-        self.core.online.add(sref.clone(), status);
-        // Until READY is sent the session handles nothing else: events for it
-        // wait in its mailbox and follow READY in order.
+        // Events for the session that arrive before READY is out are held
+        // by `SessionShared` and follow READY in order.
         self.state = State::Identifying;
         let core = self.core.clone();
         let joins = guild_ids
@@ -117,26 +132,22 @@ impl Session {
             .map(move |gid| connect_guild(core.clone(), gid, sref.clone()));
         let all = futures_util::future::join_all(joins);
         ctx.wait(all.into_actor(self).map(move |results, s, ctx| {
-            let mut guilds = HashMap::new();
-            let mut states = Vec::new();
+            let mut guilds = Vec::new();
             for (gid, addr, state) in results.into_iter().flatten() {
-                guilds.insert(gid, addr);
-                states.push(state);
+                shared.set_guild(gid, Some(addr));
+                guilds.push(state);
             }
             let ready = Ready {
                 v: PROTOCOL_VERSION,
                 user: user.clone(),
-                guilds: states,
+                guilds,
                 dm_channels,
                 dm_users,
-                session_id: format!("{:x}", s.number),
+                session_id: resume_key,
             };
-            s.state = State::Ready(Box::new(Identified {
-                shared,
-                user,
-                guilds,
-            }));
-            s.send_dispatch(ctx, event::READY, &ready);
+            let ready = SharedEvent::new(event::READY, &ready, s.encoding == Encoding::Json);
+            shared.start(ready, |seq, ev| s.write_dispatch(ctx, seq, ev));
+            s.state = State::Ready(Box::new(Identified { shared, user }));
         }));
     }
 
@@ -148,12 +159,38 @@ impl Session {
                 "RESUME on an identified connection",
             );
         }
-        if self.decode::<Resume>(bytes, Op::Resume, ctx).is_none() {
+        let Some(r) = self.decode::<Resume>(bytes, Op::Resume, ctx) else {
             return self.close(ctx, CloseCode::DecodeError, "RESUME payload is invalid");
+        };
+        let Some(shared) = self.core.online.resumable(&r.session_id) else {
+            // Unknown, expired or ended (e.g. the server restarted): identify again.
+            return self.send_op(ctx, Op::InvalidSession, &false);
+        };
+        let user = match authenticate(&self.core, &r.token) {
+            Ok(Some((tok, user))) if tok.id == shared.token_id && user.id == shared.user_id => user,
+            Ok(_) => return self.send_op(ctx, Op::InvalidSession, &false),
+            Err(e) => {
+                tracing::error!(error = %e, "resume lookup");
+                return self.close(ctx, CloseCode::UnknownError, "storage error");
+            }
+        };
+        if shared.encoding != self.encoding {
+            return self.send_op(ctx, Op::InvalidSession, &false);
         }
-        // This server keeps no replay buffers: every resume is refused with
-        // INVALID_SESSION (d = false) and the client identifies again and
-        // fills gaps from history.
-        self.send_op(ctx, Op::InvalidSession, &false);
+        let resumed = SharedEvent::new(event::RESUMED, &(), self.encoding == Encoding::Json);
+        let me = ctx.address();
+        match shared.resume(me, r.seq, resumed, |seq, ev| {
+            self.write_dispatch(ctx, seq, ev)
+        }) {
+            Ok(()) => {
+                self.state = State::Ready(Box::new(Identified { shared, user }));
+            }
+            Err(ResumeRefused::Invalid) => self.send_op(ctx, Op::InvalidSession, &false),
+            Err(ResumeRefused::Ahead) => self.close(
+                ctx,
+                CloseCode::InvalidSeq,
+                "RESUME seq is ahead of what the server sent",
+            ),
+        }
     }
 }

@@ -8,8 +8,11 @@
 
 mod commands;
 mod identify;
+mod replay;
+mod shared;
 
-use std::collections::HashMap;
+pub use shared::SessionShared;
+
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,11 +22,11 @@ use actix_web_actors::ws;
 use bytes::{Bytes, BytesMut};
 use serde::Serialize;
 
-use super::guild::{Disconnect, GuildActor};
-use super::hub::{SessionShared, WorkerHub};
+use super::guild::Disconnect;
+use super::hub::WorkerHub;
 use super::Core;
 use crate::metrics;
-use crate::model::{Id, User};
+use crate::model::User;
 use crate::protocol::codec::{self, DecodeError};
 use crate::protocol::events::ErrorFrame;
 use crate::protocol::limits::{MAX_FRAME_BYTES, MAX_OUTBOUND_FRAMES};
@@ -47,7 +50,6 @@ enum State {
 struct Identified {
     shared: Arc<SessionShared>,
     user: User,
-    guilds: HashMap<Id, Addr<GuildActor>>,
 }
 
 /// A gateway connection.
@@ -57,7 +59,6 @@ pub struct Session {
     encoding: Encoding,
     number: u64,
     state: State,
-    seq: u64,
     last_heartbeat: Instant,
     connected_at: Instant,
     heartbeat_interval: Duration,
@@ -67,6 +68,10 @@ pub struct Session {
     partial_is_text: bool,
     /// Set when the connection was refused at upgrade (bad version/encoding).
     refuse: Option<(CloseCode, &'static str)>,
+    /// End the session (no resume) when this connection closes.
+    ending: bool,
+    /// This actor's own address (kept for detaching in `stopped`).
+    me: Option<Addr<Session>>,
 }
 
 impl Session {
@@ -79,13 +84,14 @@ impl Session {
             encoding,
             number: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
             state: State::New,
-            seq: 0,
             last_heartbeat: Instant::now(),
             connected_at: Instant::now(),
             heartbeat_interval,
             partial: None,
             partial_is_text: false,
             refuse: None,
+            ending: false,
+            me: None,
         }
     }
 
@@ -113,16 +119,9 @@ impl Session {
         self.write(ctx, bytes);
     }
 
-    /// Send a dispatch that only this session receives.
-    fn send_dispatch<T: Serialize + ?Sized>(
-        &mut self,
-        ctx: &mut ws::WebsocketContext<Self>,
-        name: &'static str,
-        d: &T,
-    ) {
-        let ev = SharedEvent::new(name, d, self.encoding == Encoding::Json);
-        self.seq += 1;
-        let bytes = ev.frame(self.seq, self.encoding);
+    /// Write one numbered dispatch frame.
+    fn write_dispatch(&self, ctx: &mut ws::WebsocketContext<Self>, seq: u64, ev: &SharedEvent) {
+        let bytes = ev.frame(seq, self.encoding);
         self.write(ctx, bytes);
     }
 
@@ -187,6 +186,14 @@ impl Session {
         match op {
             Op::Heartbeat => {
                 self.last_heartbeat = Instant::now();
+                // d is the last sequence number the client received (or null):
+                // frames up to it need not be kept for Resume.
+                if let (Some(i), Ok(Some(seq))) = (
+                    self.identified(),
+                    codec::decode_data::<Option<u64>>(bytes, self.encoding, op),
+                ) {
+                    i.shared.ack(seq);
+                }
                 self.send_op(ctx, Op::HeartbeatAck, &());
             }
             Op::Identify => self.on_identify(bytes, ctx),
@@ -331,6 +338,7 @@ impl Actor for Session {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         metrics::CONNECTIONS.inc();
+        self.me = Some(ctx.address());
         ctx.set_mailbox_capacity(MAX_OUTBOUND_FRAMES);
         if let Some((code, reason)) = self.refuse {
             return self.close(ctx, code, reason);
@@ -349,14 +357,24 @@ impl Actor for Session {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         metrics::CONNECTIONS.dec();
-        if let State::Ready(i) = &self.state {
-            self.core.online.remove(i.user.id, self.number);
-            for g in i.guilds.values() {
-                g.do_send(Disconnect {
-                    session_id: self.number,
-                    user_id: i.user.id,
-                });
-            }
+        let (State::Ready(i), Some(me)) = (&self.state, &self.me) else {
+            return;
+        };
+        let shared = i.shared.clone();
+        if self.ending {
+            end_session(&self.core, &shared);
+            return;
+        }
+        // Stay resumable for the grace period, unless a resume happens first.
+        if let Some(generation) = shared.detach(me) {
+            let core = self.core.clone();
+            let grace = core.config.resume_grace();
+            actix::spawn(async move {
+                actix::clock::sleep(grace).await;
+                if shared.expired(generation) {
+                    end_session(&core, &shared);
+                }
+            });
         }
     }
 }
@@ -369,8 +387,14 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Session {
             Ok(ws::Message::Continuation(item)) => self.on_continuation(item, ctx),
             Ok(ws::Message::Ping(p)) => ctx.pong(&p),
             Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
-            Ok(ws::Message::Close(_)) => {
-                ctx.close(None);
+            Ok(ws::Message::Close(reason)) => {
+                // A normal close (1000/1001, or no code) ends the session; any other code
+                // leaves it resumable, as a dropped connection does.
+                let code = reason.as_ref().map(|r| u16::from(r.code));
+                if matches!(code, None | Some(1000) | Some(1001)) {
+                    self.ending = true;
+                }
+                ctx.close(reason);
                 ctx.stop();
             }
             Err(ws::ProtocolError::Overflow) => self.close(
@@ -392,10 +416,15 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Session {
     }
 }
 
-/// One event for this session (queued by its worker's hub).
+/// One numbered event for this connection (queued by the session's hub).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Outbound(pub Arc<SharedEvent>);
+pub struct Outbound {
+    /// Its sequence number.
+    pub seq: u64,
+    /// The shared event.
+    pub event: Arc<SharedEvent>,
+}
 
 impl Handler<Outbound> for Session {
     type Result = ();
@@ -403,21 +432,28 @@ impl Handler<Outbound> for Session {
     fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
         let Some(i) = self.identified() else { return };
         let shared = i.shared.clone();
-        let size = msg.0.len(self.encoding) + FRAME_OVERHEAD;
-        shared.queued_bytes.fetch_sub(
-            size.min(shared.queued_bytes.load(Ordering::Relaxed)),
-            Ordering::Relaxed,
-        );
-        if shared.overflowed.load(Ordering::Relaxed) {
+        shared.written(&msg.event);
+        if shared.is_slow() {
             return self.close(
                 ctx,
                 CloseCode::SlowConsumer,
                 "outbound queue overflowed: read faster",
             );
         }
-        self.seq += 1;
-        let bytes = msg.0.frame(self.seq, self.encoding);
-        self.write(ctx, bytes);
+        self.write_dispatch(ctx, msg.seq, &msg.event);
+    }
+}
+
+/// End a session for good: no more resume, out of the online index and its guilds.
+pub fn end_session(core: &Core, shared: &Arc<SessionShared>) {
+    let Some(guilds) = shared.end() else { return };
+    core.online.remove(shared.user_id, shared.id);
+    core.online.forget_resumable(&shared.resume_key);
+    for g in guilds {
+        g.do_send(Disconnect {
+            session_id: shared.id,
+            user_id: shared.user_id,
+        });
     }
 }
 
@@ -431,6 +467,8 @@ pub enum Kick {
     Revoked,
     /// The server is shutting down: RECONNECT, then close.
     Shutdown,
+    /// A resume moved the session to a newer connection.
+    Superseded,
 }
 
 impl Handler<Kick> for Session {
@@ -443,36 +481,22 @@ impl Handler<Kick> for Session {
                 CloseCode::SlowConsumer,
                 "outbound queue overflowed: read faster",
             ),
-            Kick::Revoked => self.close(ctx, CloseCode::SessionRevoked, "the token was revoked"),
+            Kick::Revoked => {
+                self.ending = true;
+                self.close(ctx, CloseCode::SessionRevoked, "the token was revoked")
+            }
+            Kick::Superseded => {
+                // The session lives on in the newer connection: do not detach it.
+                self.me = None;
+                self.close(
+                    ctx,
+                    CloseCode::SessionSuperseded,
+                    "the session was resumed on another connection",
+                )
+            }
             Kick::Shutdown => {
                 self.send_op(ctx, Op::Reconnect, &());
                 self.close(ctx, CloseCode::Restarting, "server restarting; reconnect");
-            }
-        }
-    }
-}
-
-/// The user joined or left a guild while connected.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct GuildMembership {
-    /// The guild.
-    pub guild_id: Id,
-    /// Joined (true) or left (false).
-    pub joined: bool,
-    /// The guild's actor.
-    pub guild: Addr<GuildActor>,
-}
-
-impl Handler<GuildMembership> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: GuildMembership, _: &mut Self::Context) {
-        if let State::Ready(i) = &mut self.state {
-            if msg.joined {
-                i.guilds.insert(msg.guild_id, msg.guild);
-            } else {
-                i.guilds.remove(&msg.guild_id);
             }
         }
     }

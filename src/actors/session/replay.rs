@@ -1,0 +1,170 @@
+//! The replay buffer of one session: every dispatch it was sent, by sequence
+//! number, so a client that lost its connection can Resume and receive exactly
+//! the frames after the last one it saw. Pure bookkeeping, no I/O.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::protocol::limits::{MAX_REPLAY_BYTES, MAX_REPLAY_FRAMES};
+use crate::protocol::{Encoding, SharedEvent};
+
+/// Why a resume cannot continue from a sequence number.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReplayError {
+    /// Frames after that sequence number were already dropped (buffer bound).
+    Gone,
+    /// The client claims a sequence number the server never sent.
+    Ahead,
+}
+
+/// Frames sent to a session, oldest first.
+#[derive(Debug, Default)]
+pub struct Replay {
+    frames: VecDeque<(u64, Arc<SharedEvent>)>,
+    bytes: usize,
+    /// Highest sequence number assigned.
+    last: u64,
+    /// Highest sequence number known to be received (from heartbeats).
+    acked: u64,
+    /// Highest sequence number dropped before it was acknowledged.
+    lost: u64,
+}
+
+impl Replay {
+    /// Assign the next sequence number to `event` and keep it.
+    pub fn push(&mut self, event: Arc<SharedEvent>, enc: Encoding) -> u64 {
+        self.last += 1;
+        self.bytes += event.len(enc);
+        self.frames.push_back((self.last, event));
+        while self.frames.len() > MAX_REPLAY_FRAMES || self.bytes > MAX_REPLAY_BYTES {
+            let Some((seq, ev)) = self.frames.pop_front() else {
+                break;
+            };
+            self.bytes -= ev.len(enc);
+            if seq > self.acked {
+                self.lost = self.lost.max(seq);
+            }
+        }
+        self.last
+    }
+
+    /// The client confirmed it received everything up to `seq` (heartbeat `d`).
+    pub fn ack(&mut self, seq: u64, enc: Encoding) {
+        let seq = seq.min(self.last);
+        self.acked = self.acked.max(seq);
+        while self.frames.front().is_some_and(|(s, _)| *s <= self.acked) {
+            if let Some((_, ev)) = self.frames.pop_front() {
+                self.bytes -= ev.len(enc);
+            }
+        }
+    }
+
+    /// The frames after `seq`, for a resume.
+    pub fn after(&self, seq: u64) -> Result<Vec<(u64, Arc<SharedEvent>)>, ReplayError> {
+        if seq > self.last {
+            return Err(ReplayError::Ahead);
+        }
+        if seq < self.lost {
+            return Err(ReplayError::Gone);
+        }
+        if let Some((first, _)) = self.frames.front() {
+            if *first > seq + 1 {
+                return Err(ReplayError::Gone);
+            }
+        }
+        Ok(self
+            .frames
+            .iter()
+            .filter(|(s, _)| *s > seq)
+            .cloned()
+            .collect())
+    }
+
+    /// The highest sequence number assigned.
+    #[cfg(test)]
+    pub fn last(&self) -> u64 {
+        self.last
+    }
+
+    /// Frames held.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Whether no frames are held.
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Drop everything (the session ended).
+    pub fn clear(&mut self) {
+        self.frames.clear();
+        self.bytes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(n: usize) -> Arc<SharedEvent> {
+        SharedEvent::new("X", &"x".repeat(n), false)
+    }
+
+    #[test]
+    fn resume_gets_exactly_the_frames_after_seq() {
+        let mut r = Replay::default();
+        for _ in 0..5 {
+            r.push(ev(1), Encoding::MsgPack);
+        }
+        let after: Vec<u64> = r.after(2).unwrap().iter().map(|(s, _)| *s).collect();
+        assert_eq!(after, [3, 4, 5]);
+        assert!(r.after(5).unwrap().is_empty());
+        assert_eq!(r.after(6).err(), Some(ReplayError::Ahead));
+    }
+
+    #[test]
+    fn heartbeat_acks_free_frames_and_keep_resume_possible() {
+        let mut r = Replay::default();
+        for _ in 0..5 {
+            r.push(ev(1), Encoding::MsgPack);
+        }
+        r.ack(3, Encoding::MsgPack);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r.after(3).unwrap().len(), 2);
+        assert_eq!(
+            r.after(2).err(),
+            Some(ReplayError::Gone),
+            "frame 3 was freed"
+        );
+        r.ack(99, Encoding::MsgPack);
+        assert!(r.is_empty());
+        assert!(r.after(5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn overflow_makes_older_resumes_impossible() {
+        let mut r = Replay::default();
+        for _ in 0..(MAX_REPLAY_FRAMES + 10) {
+            r.push(ev(1), Encoding::MsgPack);
+        }
+        assert_eq!(r.len(), MAX_REPLAY_FRAMES);
+        assert_eq!(r.after(0).err(), Some(ReplayError::Gone));
+        assert_eq!(r.after(5).err(), Some(ReplayError::Gone));
+        let last = r.last();
+        assert_eq!(r.after(last - 3).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn byte_bound_is_enforced() {
+        let mut r = Replay::default();
+        let big = MAX_REPLAY_BYTES / 4 + 1;
+        for _ in 0..5 {
+            r.push(ev(big), Encoding::MsgPack);
+        }
+        assert!(r.len() <= 3);
+        assert_eq!(r.after(0).err(), Some(ReplayError::Gone));
+    }
+}

@@ -1,0 +1,258 @@
+//! The part of a session that outlives its WebSocket connection: sequence
+//! numbers, the replay buffer, the current connection (if any) and the guilds
+//! it belongs to. Deliverers (hubs) and the connection actor share it; a
+//! dropped connection leaves it detached and resumable for the grace period.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use actix::prelude::*;
+use parking_lot::Mutex;
+
+use super::replay::{Replay, ReplayError};
+use super::{Kick, Outbound, Session, FRAME_OVERHEAD};
+use crate::actors::guild::GuildActor;
+use crate::metrics;
+use crate::model::Id;
+use crate::protocol::{Encoding, SharedEvent};
+
+/// State of one session that deliverers may touch from other threads.
+pub struct SessionShared {
+    /// Process-unique session number.
+    pub id: u64,
+    /// The `session_id` given to the client for Resume.
+    pub resume_key: String,
+    /// The identified user.
+    pub user_id: Id,
+    /// The login session (token) it identified with.
+    pub token_id: Id,
+    /// The session's encoding (a resume must use the same).
+    pub encoding: Encoding,
+    /// Bytes that may be queued to the connection before it counts as a slow reader.
+    pub max_queued_bytes: usize,
+    /// Bytes queued to the connection's mailbox and not yet written.
+    pub queued_bytes: AtomicUsize,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    conn: Option<Addr<Session>>,
+    generation: u64,
+    ready: bool,
+    held: Vec<Arc<SharedEvent>>,
+    replay: Replay,
+    slow: bool,
+    ended: bool,
+    guilds: HashMap<Id, Addr<GuildActor>>,
+}
+
+/// Why a resume was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResumeRefused {
+    /// The session ended or frames after the given seq are gone.
+    Invalid,
+    /// The client claims a seq the server never sent.
+    Ahead,
+}
+
+impl SessionShared {
+    /// A new session attached to `conn`, not yet READY.
+    pub fn new(
+        id: u64,
+        resume_key: String,
+        user_id: Id,
+        token_id: Id,
+        encoding: Encoding,
+        max_queued_bytes: usize,
+        conn: Addr<Session>,
+    ) -> SessionShared {
+        SessionShared {
+            id,
+            resume_key,
+            user_id,
+            token_id,
+            encoding,
+            max_queued_bytes,
+            queued_bytes: AtomicUsize::new(0),
+            state: Mutex::new(State {
+                conn: Some(conn),
+                ..State::default()
+            }),
+        }
+    }
+
+    /// Queue one event: number it, keep it for Resume, and pass it to the
+    /// connection unless the session is detached, not READY yet, or slow.
+    pub fn deliver(&self, event: &Arc<SharedEvent>) {
+        let mut st = self.state.lock();
+        if st.ended {
+            return;
+        }
+        if !st.ready {
+            st.held.push(event.clone());
+            return;
+        }
+        let seq = st.replay.push(event.clone(), self.encoding);
+        if st.slow {
+            return;
+        }
+        let Some(conn) = st.conn.clone() else { return };
+        let size = event.len(self.encoding) + FRAME_OVERHEAD;
+        let queued = self.queued_bytes.fetch_add(size, Ordering::Relaxed) + size;
+        if queued > self.max_queued_bytes {
+            self.mark_slow(&mut st, &conn);
+            return;
+        }
+        match conn.try_send(Outbound {
+            seq,
+            event: event.clone(),
+        }) {
+            Ok(()) => metrics::DELIVERIES.inc(),
+            Err(SendError::Full(_)) => self.mark_slow(&mut st, &conn),
+            // The connection is going away; the frame stays in the replay buffer.
+            Err(SendError::Closed(_)) => {}
+        }
+    }
+
+    fn mark_slow(&self, st: &mut State, conn: &Addr<Session>) {
+        st.slow = true;
+        metrics::SLOW_READERS.inc();
+        tracing::info!(
+            session = self.id,
+            "slow reader: outbound queue full, closing"
+        );
+        // Further frames only go to the replay buffer; the connection closes
+        // with 4021 (its mailbox may be full, so it also checks `is_slow`).
+        let _ = conn.try_send(Kick::SlowConsumer);
+    }
+
+    /// Whether the current connection fell behind.
+    pub fn is_slow(&self) -> bool {
+        self.state.lock().slow
+    }
+
+    /// A frame left the mailbox and was written.
+    pub fn written(&self, event: &SharedEvent) {
+        let size = event.len(self.encoding) + FRAME_OVERHEAD;
+        let _ = self
+            .queued_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                Some(q.saturating_sub(size))
+            });
+    }
+
+    /// Send READY first, then whatever arrived while it was being built.
+    pub fn start(&self, ready: Arc<SharedEvent>, mut write: impl FnMut(u64, &SharedEvent)) {
+        let mut st = self.state.lock();
+        let seq = st.replay.push(ready.clone(), self.encoding);
+        write(seq, &ready);
+        for ev in std::mem::take(&mut st.held) {
+            let seq = st.replay.push(ev.clone(), self.encoding);
+            write(seq, &ev);
+        }
+        st.ready = true;
+    }
+
+    /// Attach a new connection and replay every frame after `seq`, then `resumed`.
+    pub fn resume(
+        &self,
+        conn: Addr<Session>,
+        seq: u64,
+        resumed: Arc<SharedEvent>,
+        mut write: impl FnMut(u64, &SharedEvent),
+    ) -> Result<(), ResumeRefused> {
+        let mut st = self.state.lock();
+        if st.ended || !st.ready {
+            return Err(ResumeRefused::Invalid);
+        }
+        let frames = st.replay.after(seq).map_err(|e| match e {
+            ReplayError::Gone => ResumeRefused::Invalid,
+            ReplayError::Ahead => ResumeRefused::Ahead,
+        })?;
+        if let Some(old) = st.conn.replace(conn) {
+            old.do_send(Kick::Superseded);
+        }
+        st.generation += 1;
+        st.slow = false;
+        self.queued_bytes.store(0, Ordering::Relaxed);
+        for (s, ev) in &frames {
+            write(*s, ev);
+        }
+        let s = st.replay.push(resumed.clone(), self.encoding);
+        write(s, &resumed);
+        Ok(())
+    }
+
+    /// The client acknowledged everything up to `seq` (heartbeat).
+    pub fn ack(&self, seq: u64) {
+        self.state.lock().replay.ack(seq, self.encoding);
+    }
+
+    /// `conn` went away: detach it if it is still the current connection.
+    /// Returns the generation to check when the grace period ends.
+    pub fn detach(&self, conn: &Addr<Session>) -> Option<u64> {
+        let mut st = self.state.lock();
+        if st.conn.as_ref() == Some(conn) {
+            st.conn = None;
+            Some(st.generation)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the session is still detached since `generation` (the grace ran out).
+    pub fn expired(&self, generation: u64) -> bool {
+        let st = self.state.lock();
+        !st.ended && st.conn.is_none() && st.generation == generation
+    }
+
+    /// Whether the session has ended.
+    pub fn has_ended(&self) -> bool {
+        self.state.lock().ended
+    }
+
+    /// End the session; returns its guilds the first time, None after.
+    pub fn end(&self) -> Option<Vec<Addr<GuildActor>>> {
+        let mut st = self.state.lock();
+        if st.ended {
+            return None;
+        }
+        st.ended = true;
+        st.replay.clear();
+        st.held.clear();
+        st.conn = None;
+        Some(st.guilds.drain().map(|(_, g)| g).collect())
+    }
+
+    /// Close the current connection, if any, for `kick`.
+    pub fn kick(&self, kick: Kick) {
+        if let Some(c) = self.state.lock().conn.as_ref() {
+            c.do_send(kick);
+        }
+    }
+
+    /// Record joining (Some) or leaving (None) a guild.
+    pub fn set_guild(&self, guild: Id, addr: Option<Addr<GuildActor>>) {
+        let mut st = self.state.lock();
+        match addr {
+            Some(a) => {
+                st.guilds.insert(guild, a);
+            }
+            None => {
+                st.guilds.remove(&guild);
+            }
+        }
+    }
+
+    /// The guild actor of a guild the session is in.
+    pub fn guild(&self, guild: Id) -> Option<Addr<GuildActor>> {
+        self.state.lock().guilds.get(&guild).cloned()
+    }
+
+    /// Every guild the session is in.
+    pub fn guilds(&self) -> Vec<Addr<GuildActor>> {
+        self.state.lock().guilds.values().cloned().collect()
+    }
+}
