@@ -1,8 +1,6 @@
 //! Passwords (argon2id) and bearer tokens (256 random bits, stored as SHA-256).
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use rand::RngCore;
@@ -20,10 +18,7 @@ pub struct PasswordCost {
 impl Default for PasswordCost {
     /// OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane.
     fn default() -> Self {
-        PasswordCost {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-        }
+        PasswordCost { memory_kib: 19 * 1024, iterations: 2 }
     }
 }
 
@@ -33,22 +28,15 @@ fn hasher(cost: PasswordCost) -> Argon2<'static> {
 }
 
 /// Hash a password into a PHC string.
-pub fn hash_password(
-    password: &str,
-    cost: PasswordCost,
-) -> Result<String, argon2::password_hash::Error> {
+pub fn hash_password(password: &str, cost: PasswordCost) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
-    Ok(hasher(cost)
-        .hash_password(password.as_bytes(), &salt)?
-        .to_string())
+    Ok(hasher(cost).hash_password(password.as_bytes(), &salt)?.to_string())
 }
 
 /// Check a password against a stored PHC string (parameters come from the string).
 pub fn verify_password(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(h) => Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok(),
+        Ok(h) => Argon2::default().verify_password(password.as_bytes(), &h).is_ok(),
         Err(_) => false,
     }
 }
@@ -83,10 +71,7 @@ mod tests {
 
     #[test]
     fn passwords_verify_and_tokens_are_random() {
-        let cost = PasswordCost {
-            memory_kib: 1024,
-            iterations: 1,
-        };
+        let cost = PasswordCost { memory_kib: 1024, iterations: 1 };
         let h = hash_password("correct horse", cost).unwrap();
         assert!(h.starts_with("$argon2id$"));
         assert!(verify_password("correct horse", &h));

@@ -8,9 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::auth::PasswordCost;
-use crate::protocol::limits::{
-    ACTOR_IDLE_TIMEOUT, HEARTBEAT_INTERVAL, MAX_OUTBOUND_BYTES, RESUME_GRACE,
-};
+use crate::protocol::limits::{ACTOR_IDLE_TIMEOUT, HEARTBEAT_INTERVAL, MAX_OUTBOUND_BYTES, RESUME_GRACE};
 
 /// Settings of `hearth serve`.
 #[derive(Debug, Clone, Args)]
@@ -42,6 +40,10 @@ pub struct Config {
     /// Seconds to wait on SIGTERM for requests and commits in flight before exiting.
     #[arg(long, env = "HEARTH_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
+    /// Multiplier for every rate limit (1 = the documented numbers; load tests
+    /// and benchmarks on one machine raise it).
+    #[arg(long, env = "HEARTH_RATE_LIMIT_SCALE", default_value_t = 1.0)]
+    pub rate_limit_scale: f64,
     /// argon2id memory cost in KiB.
     #[arg(long, env = "HEARTH_ARGON2_MEMORY_KIB", default_value_t = PasswordCost::default().memory_kib)]
     pub argon2_memory_kib: u32,
@@ -68,10 +70,7 @@ impl Config {
 
     /// Password hashing cost.
     pub fn password_cost(&self) -> PasswordCost {
-        PasswordCost {
-            memory_kib: self.argon2_memory_kib.max(8),
-            iterations: self.argon2_iterations.max(1),
-        }
+        PasswordCost { memory_kib: self.argon2_memory_kib.max(8), iterations: self.argon2_iterations.max(1) }
     }
 
     /// Worker threads to run (resolving 0 to the number of cores).

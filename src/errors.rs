@@ -11,93 +11,29 @@ use crate::store::StoreError;
 /// Every error code, with its HTTP status and meaning (docs/api.md lists them;
 /// a test keeps the two in step).
 pub const ERROR_CODES: &[(&str, u16, &str)] = &[
-    (
-        "invalid_body",
-        400,
-        "The body or a field is malformed or out of range",
-    ),
-    (
-        "invalid_query",
-        400,
-        "A query parameter is malformed or out of range",
-    ),
-    (
-        "unauthorized",
-        401,
-        "Missing, malformed, unknown or revoked bearer token",
-    ),
+    ("invalid_body", 400, "The body or a field is malformed or out of range"),
+    ("invalid_query", 400, "A query parameter is malformed or out of range"),
+    ("unauthorized", 401, "Missing, malformed, unknown or revoked bearer token"),
     ("invalid_credentials", 401, "Wrong username or password"),
-    (
-        "missing_permissions",
-        403,
-        "You can see the resource but may not do this",
-    ),
-    (
-        "hierarchy",
-        403,
-        "The target role or member is at or above your highest role",
-    ),
+    ("missing_permissions", 403, "You can see the resource but may not do this"),
+    ("hierarchy", 403, "The target role or member is at or above your highest role"),
     ("not_found", 404, "No such route"),
     ("unknown_user", 404, "No such user"),
-    (
-        "unknown_guild",
-        404,
-        "No such guild, or you are not a member",
-    ),
-    (
-        "unknown_channel",
-        404,
-        "No such channel, or you may not view it",
-    ),
+    ("unknown_guild", 404, "No such guild, or you are not a member"),
+    ("unknown_channel", 404, "No such channel, or you may not view it"),
     ("unknown_message", 404, "No such message in this channel"),
     ("unknown_role", 404, "No such role in this guild"),
     ("unknown_member", 404, "No such member in this guild"),
-    (
-        "unknown_invite",
-        404,
-        "No such invite, or it expired or was used up",
-    ),
+    ("unknown_invite", 404, "No such invite, or it expired or was used up"),
     ("unknown_session", 404, "No such login session"),
-    (
-        "method_not_allowed",
-        405,
-        "The route does not support this method",
-    ),
-    (
-        "username_taken",
-        409,
-        "The username is in use (case-insensitively)",
-    ),
-    (
-        "conflict",
-        409,
-        "The request conflicts with the current state (e.g. already a member)",
-    ),
-    (
-        "payload_too_large",
-        413,
-        "The body is larger than MAX_BODY_BYTES",
-    ),
-    (
-        "unsupported_media_type",
-        415,
-        "Content-Type is neither application/json nor application/msgpack",
-    ),
-    (
-        "limit_reached",
-        422,
-        "A documented count limit was reached (channels, roles, guilds, ...)",
-    ),
-    (
-        "rate_limited",
-        429,
-        "Too many requests; retry after the given time",
-    ),
-    (
-        "internal",
-        500,
-        "Something went wrong on the server; nothing was changed",
-    ),
+    ("method_not_allowed", 405, "The route does not support this method"),
+    ("username_taken", 409, "The username is in use (case-insensitively)"),
+    ("conflict", 409, "The request conflicts with the current state (e.g. already a member)"),
+    ("payload_too_large", 413, "The body is larger than MAX_BODY_BYTES"),
+    ("unsupported_media_type", 415, "Content-Type is neither application/json nor application/msgpack"),
+    ("limit_reached", 422, "A documented count limit was reached (channels, roles, guilds, ...)"),
+    ("rate_limited", 429, "Too many requests; retry after the given time"),
+    ("internal", 500, "Something went wrong on the server; nothing was changed"),
     ("unavailable", 503, "The server is shutting down"),
 ];
 
@@ -110,6 +46,8 @@ pub struct AppError {
     pub status: u16,
     /// Human-readable explanation.
     pub message: String,
+    /// For `rate_limited`: milliseconds until a retry may succeed.
+    pub retry_after_ms: Option<u64>,
 }
 
 impl fmt::Display for AppError {
@@ -123,15 +61,8 @@ impl std::error::Error for AppError {}
 impl AppError {
     /// An error with a code from [`ERROR_CODES`].
     pub fn new(code: &'static str, message: impl Into<String>) -> AppError {
-        let status = ERROR_CODES
-            .iter()
-            .find(|(c, _, _)| *c == code)
-            .map_or(500, |(_, s, _)| *s);
-        AppError {
-            code,
-            status,
-            message: message.into(),
-        }
+        let status = ERROR_CODES.iter().find(|(c, _, _)| *c == code).map_or(500, |(_, s, _)| *s);
+        AppError { code, status, message: message.into(), retry_after_ms: None }
     }
 
     /// 400 invalid_body.
@@ -144,17 +75,11 @@ impl AppError {
     }
     /// 403 missing_permissions, naming what is missing.
     pub fn missing_permissions(needed: Permissions) -> AppError {
-        AppError::new(
-            "missing_permissions",
-            format!("missing permission: {}", needed.names().join(", ")),
-        )
+        AppError::new("missing_permissions", format!("missing permission: {}", needed.names().join(", ")))
     }
     /// 403 hierarchy.
     pub fn hierarchy(what: &str) -> AppError {
-        AppError::new(
-            "hierarchy",
-            format!("{what} is at or above your highest role"),
-        )
+        AppError::new("hierarchy", format!("{what} is at or above your highest role"))
     }
     /// 404 unknown_guild.
     pub fn unknown_guild() -> AppError {

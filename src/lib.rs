@@ -32,6 +32,7 @@ pub mod http;
 pub mod metrics;
 pub mod model;
 pub mod protocol;
+pub mod ratelimit;
 pub mod server;
 pub mod store;
 pub mod util;

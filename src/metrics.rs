@@ -4,10 +4,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
-};
+use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
 /// The registry every Hearth metric lives in.
 pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
@@ -38,47 +35,23 @@ fn unreachable_metric(name: &str) -> ! {
 }
 
 /// Open gateway connections.
-pub static CONNECTIONS: LazyLock<IntGauge> = LazyLock::new(|| {
-    gauge(
-        "hearth_gateway_connections",
-        "Open gateway WebSocket connections",
-    )
-});
+pub static CONNECTIONS: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge("hearth_gateway_connections", "Open gateway WebSocket connections"));
 /// Identified sessions alive (connected or awaiting resume).
-pub static SESSIONS: LazyLock<IntGauge> = LazyLock::new(|| {
-    gauge(
-        "hearth_gateway_sessions",
-        "Live identified gateway sessions",
-    )
-});
+pub static SESSIONS: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge("hearth_gateway_sessions", "Live identified gateway sessions"));
 /// Events encoded for fan-out (each once, whatever the number of readers).
-pub static EVENTS: LazyLock<IntCounter> = LazyLock::new(|| {
-    counter(
-        "hearth_events_dispatched_total",
-        "Dispatch events encoded for fan-out",
-    )
-});
+pub static EVENTS: LazyLock<IntCounter> =
+    LazyLock::new(|| counter("hearth_events_dispatched_total", "Dispatch events encoded for fan-out"));
 /// Frames delivered to sessions.
-pub static DELIVERIES: LazyLock<IntCounter> = LazyLock::new(|| {
-    counter(
-        "hearth_deliveries_total",
-        "Dispatch frames queued to sessions",
-    )
-});
+pub static DELIVERIES: LazyLock<IntCounter> =
+    LazyLock::new(|| counter("hearth_deliveries_total", "Dispatch frames queued to sessions"));
 /// Bytes of frames written to sockets.
-pub static BYTES_SENT: LazyLock<IntCounter> = LazyLock::new(|| {
-    counter(
-        "hearth_gateway_bytes_sent_total",
-        "Gateway frame bytes written",
-    )
-});
+pub static BYTES_SENT: LazyLock<IntCounter> =
+    LazyLock::new(|| counter("hearth_gateway_bytes_sent_total", "Gateway frame bytes written"));
 /// Sessions closed because they did not read fast enough.
-pub static SLOW_READERS: LazyLock<IntCounter> = LazyLock::new(|| {
-    counter(
-        "hearth_slow_reader_disconnects_total",
-        "Sessions closed as slow readers",
-    )
-});
+pub static SLOW_READERS: LazyLock<IntCounter> =
+    LazyLock::new(|| counter("hearth_slow_reader_disconnects_total", "Sessions closed as slow readers"));
 /// Messages created.
 pub static MESSAGES: LazyLock<IntCounter> =
     LazyLock::new(|| counter("hearth_messages_created_total", "Messages durably created"));
@@ -86,16 +59,13 @@ pub static MESSAGES: LazyLock<IntCounter> =
 pub static CHANNEL_ACTORS: LazyLock<IntGauge> =
     LazyLock::new(|| gauge("hearth_channel_actors", "Running channel actors"));
 /// Live guild actors.
-pub static GUILD_ACTORS: LazyLock<IntGauge> =
-    LazyLock::new(|| gauge("hearth_guild_actors", "Running guild actors"));
+pub static GUILD_ACTORS: LazyLock<IntGauge> = LazyLock::new(|| gauge("hearth_guild_actors", "Running guild actors"));
 /// Requests per store commit.
 pub static COMMIT_BATCH: LazyLock<Histogram> = LazyLock::new(|| {
     histogram(
         "hearth_store_commit_batch_size",
         "Write requests per group commit",
-        vec![
-            1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
-        ],
+        vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0],
     )
 });
 /// Commit latency.
@@ -109,10 +79,7 @@ pub static COMMIT_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
 /// HTTP requests by route and status.
 pub static HTTP_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     let c = IntCounterVec::new(
-        Opts::new(
-            "hearth_http_requests_total",
-            "HTTP requests by route and status",
-        ),
+        Opts::new("hearth_http_requests_total", "HTTP requests by route and status"),
         &["route", "status"],
     )
     .unwrap_or_else(|_| unreachable_metric("hearth_http_requests_total"));
@@ -129,21 +96,8 @@ pub fn observe_commit(batch: u64, took: Duration) {
 /// Render every metric in the Prometheus text format.
 pub fn render() -> String {
     // Touch the lazies so every metric appears even before first use.
-    let _ = (
-        &*CONNECTIONS,
-        &*SESSIONS,
-        &*EVENTS,
-        &*DELIVERIES,
-        &*BYTES_SENT,
-        &*SLOW_READERS,
-    );
-    let _ = (
-        &*MESSAGES,
-        &*CHANNEL_ACTORS,
-        &*GUILD_ACTORS,
-        &*COMMIT_BATCH,
-        &*COMMIT_SECONDS,
-    );
+    let _ = (&*CONNECTIONS, &*SESSIONS, &*EVENTS, &*DELIVERIES, &*BYTES_SENT, &*SLOW_READERS);
+    let _ = (&*MESSAGES, &*CHANNEL_ACTORS, &*GUILD_ACTORS, &*COMMIT_BATCH, &*COMMIT_SECONDS);
     let _ = &*HTTP_REQUESTS;
     let mut buf = Vec::new();
     let _ = TextEncoder::new().encode(&REGISTRY.gather(), &mut buf);
@@ -155,11 +109,7 @@ mod tests {
     #[test]
     fn all_metrics_register_and_render() {
         let out = super::render();
-        for name in [
-            "hearth_gateway_sessions",
-            "hearth_store_commit_batch_size",
-            "hearth_deliveries_total",
-        ] {
+        for name in ["hearth_gateway_sessions", "hearth_store_commit_batch_size", "hearth_deliveries_total"] {
             assert!(out.contains(name), "{name} missing");
         }
     }

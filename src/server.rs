@@ -28,10 +28,7 @@ pub async fn run(config: Config) -> io::Result<()> {
     let server = HttpServer::new(move || {
         // Runs once per worker thread: one delivery hub per worker.
         let worker = next_worker.fetch_add(1, Ordering::Relaxed);
-        let hub = WorkerHub {
-            worker,
-            addr: Hub::new(worker).start(),
-        };
+        let hub = WorkerHub { worker, addr: Hub::new(worker).start() };
         App::new()
             .app_data(core_data.clone())
             .app_data(web::Data::new(hub))
@@ -54,6 +51,14 @@ pub async fn run(config: Config) -> io::Result<()> {
         tracing::info!(%addr, data = %config.data.display(), workers, "listening");
     }
     let server = server.run();
+    let prune_core = core_for_shutdown.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            prune_core.limits.prune();
+        }
+    });
     let handle = server.handle();
     let shutdown_core = core_for_shutdown.clone();
     actix_web::rt::spawn(async move {
@@ -74,10 +79,7 @@ pub async fn run(config: Config) -> io::Result<()> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}

@@ -32,6 +32,8 @@ pub struct ChannelActor {
     guild: Option<(Arc<GuildSnapshot>, Readers, Addr<GuildActor>)>,
     /// Messages written but not yet published, by id (None = still committing).
     pending: BTreeMap<Id, Option<ChatMessage>>,
+    /// Slow mode: when each user last sent here.
+    last_sent: std::collections::HashMap<Id, std::time::Instant>,
     last_activity: std::time::Instant,
 }
 
@@ -43,6 +45,7 @@ impl ChannelActor {
             channel,
             guild: None,
             pending: BTreeMap::new(),
+            last_sent: std::collections::HashMap::new(),
             last_activity: std::time::Instant::now(),
         }
     }
@@ -55,9 +58,7 @@ impl ChannelActor {
                 None => Permissions::NONE,
             },
             None if self.channel.guild_id.is_none() && self.channel.recipients.contains(&user) => {
-                Permissions::VIEW_CHANNEL
-                    | Permissions::SEND_MESSAGES
-                    | Permissions::READ_MESSAGE_HISTORY
+                Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES | Permissions::READ_MESSAGE_HISTORY
             }
             None => Permissions::NONE,
         }
@@ -82,6 +83,31 @@ impl ChannelActor {
         }
     }
 
+    /// Rate limits on sending: MESSAGE_SENDS per user here, then slow mode.
+    fn pace(&mut self, user: Id) -> Result<(), AppError> {
+        self.core.limits.message_send(user, self.channel.id)?;
+        let every = self.channel.rate_limit_per_user;
+        let exempt = Permissions::MANAGE_MESSAGES | Permissions::MANAGE_CHANNELS;
+        if every == 0 || self.permissions(user).intersects(exempt) {
+            return Ok(());
+        }
+        let now = std::time::Instant::now();
+        let wait = std::time::Duration::from_secs(u64::from(every));
+        if let Some(last) = self.last_sent.get(&user) {
+            let since = now.duration_since(*last);
+            if since < wait {
+                let mut e = AppError::new("rate_limited", format!("slow mode: one message per {every} s"));
+                e.retry_after_ms = Some(u64::try_from((wait - since).as_millis()).unwrap_or(u64::MAX).max(1));
+                return Err(e);
+            }
+        }
+        self.last_sent.insert(user, now);
+        if self.last_sent.len() > 10_000 {
+            self.last_sent.retain(|_, t| now.duration_since(*t) < wait);
+        }
+        Ok(())
+    }
+
     fn publish_ready(&mut self) {
         while let Some(entry) = self.pending.first_entry() {
             if entry.get().is_none() {
@@ -91,11 +117,7 @@ impl ChannelActor {
                 let readers = self.readers();
                 metrics::MESSAGES.inc();
                 if !readers.is_empty() {
-                    readers.deliver(SharedEvent::new(
-                        event::MESSAGE_CREATE,
-                        &m,
-                        readers.wants_json(),
-                    ));
+                    readers.deliver(SharedEvent::new(event::MESSAGE_CREATE, &m, readers.wants_json()));
                 }
             }
         }
@@ -117,10 +139,7 @@ impl Actor for ChannelActor {
                     return;
                 }
             };
-            let attach = guild.send(Attach {
-                channel_id: self.channel.id,
-                addr: ctx.address(),
-            });
+            let attach = guild.send(Attach { channel_id: self.channel.id, addr: ctx.address() });
             ctx.wait(attach.into_actor(self).map(move |res, act, ctx| match res {
                 Ok(Some((snap, readers))) => {
                     if let Some(c) = snap.channel(act.channel.id) {
@@ -141,14 +160,9 @@ impl Actor for ChannelActor {
     }
 
     fn stopping(&mut self, ctx: &mut Self::Context) -> Running {
-        self.core
-            .registry
-            .forget_channel(self.channel.id, &ctx.address());
+        self.core.registry.forget_channel(self.channel.id, &ctx.address());
         if let Some((_, _, g)) = &self.guild {
-            g.do_send(Detach {
-                channel_id: self.channel.id,
-                addr: ctx.address(),
-            });
+            g.do_send(Detach { channel_id: self.channel.id, addr: ctx.address() });
         }
         Running::Stop
     }
@@ -234,12 +248,7 @@ impl Handler<ReloadDm> for ChannelActor {
     type Result = ();
 
     fn handle(&mut self, _: ReloadDm, ctx: &mut Context<Self>) {
-        match self
-            .core
-            .store
-            .read()
-            .and_then(|r| r.channel(self.channel.id))
-        {
+        match self.core.store.read().and_then(|r| r.channel(self.channel.id)) {
             Ok(Some(c)) => self.channel = c,
             Ok(None) => ctx.stop(),
             Err(e) => tracing::error!(error = %e, "reloading DM channel"),
@@ -264,7 +273,7 @@ impl Handler<Send> for ChannelActor {
 
     fn handle(&mut self, msg: Send, _: &mut Context<Self>) -> Self::Result {
         self.last_activity = std::time::Instant::now();
-        if let Err(e) = self.check(msg.author.id, Permissions::SEND_MESSAGES) {
+        if let Err(e) = self.check(msg.author.id, Permissions::SEND_MESSAGES).and_then(|()| self.pace(msg.author.id)) {
             return Box::pin(actix::fut::ready(Err(e)));
         }
         let id = self.core.store.ids().next();
@@ -315,6 +324,7 @@ impl Handler<Typing> for ChannelActor {
 
     fn handle(&mut self, msg: Typing, _: &mut Context<Self>) -> Self::Result {
         self.check(msg.user_id, Permissions::SEND_MESSAGES)?;
+        self.core.limits.typing(msg.user_id, self.channel.id)?;
         self.last_activity = std::time::Instant::now();
         let ev = TypingStart {
             channel_id: self.channel.id,

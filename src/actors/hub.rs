@@ -76,11 +76,7 @@ impl Readers {
         if s.shared.encoding == Encoding::Json {
             self.json += 1;
         }
-        match self
-            .groups
-            .iter_mut()
-            .find(|g| g.hub.worker == s.hub.worker)
-        {
+        match self.groups.iter_mut().find(|g| g.hub.worker == s.hub.worker) {
             Some(g) => {
                 let targets = Arc::make_mut(&mut g.targets);
                 if targets.iter().any(|t| t.id() == s.id()) {
@@ -91,10 +87,7 @@ impl Readers {
                 }
                 targets.push(s);
             }
-            None => self.groups.push(ReaderGroup {
-                hub: s.hub.clone(),
-                targets: Arc::new(vec![s]),
-            }),
+            None => self.groups.push(ReaderGroup { hub: s.hub.clone(), targets: Arc::new(vec![s]) }),
         }
     }
 
@@ -138,10 +131,7 @@ impl Readers {
     pub fn deliver(&self, event: Arc<SharedEvent>) {
         metrics::EVENTS.inc();
         for g in &self.groups {
-            g.hub.addr.do_send(Deliver {
-                event: event.clone(),
-                targets: g.targets.clone(),
-            });
+            g.hub.addr.do_send(Deliver { event: event.clone(), targets: g.targets.clone() });
         }
     }
 
@@ -152,11 +142,7 @@ impl Readers {
 }
 
 /// Encode once and deliver to an ad-hoc set of sessions (DMs, a user's own sessions).
-pub fn dispatch_to<T: serde::Serialize + ?Sized>(
-    sessions: &[SessionRef],
-    name: &'static str,
-    d: &T,
-) {
+pub fn dispatch_to<T: serde::Serialize + ?Sized>(sessions: &[SessionRef], name: &'static str, d: &T) {
     if !sessions.is_empty() {
         Readers::from_sessions(sessions).dispatch(name, d);
     }

@@ -23,17 +23,21 @@ pub struct Core {
     pub registry: registry::Registry,
     /// The effective configuration.
     pub config: Config,
+    /// Rate limiters.
+    pub limits: crate::ratelimit::Limits,
 }
 
 impl Core {
     /// Assemble the core. Must be called inside a running actix system.
     pub fn new(store: Store, config: Config) -> Arc<Core> {
         let threads = config.workers.max(1);
+        let limits = crate::ratelimit::Limits::new(config.rate_limit_scale);
         Arc::new(Core {
             store,
             online: online::Online::default(),
             registry: registry::Registry::new(threads),
             config,
+            limits,
         })
     }
 }

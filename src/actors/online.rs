@@ -27,10 +27,7 @@ impl Online {
     /// Register a session; returns true if it is the user's first.
     pub fn add(&self, s: SessionRef, status: Status) -> bool {
         metrics::SESSIONS.inc();
-        let mut e = self.users.entry(s.user_id()).or_insert_with(|| Entry {
-            sessions: SmallVec::new(),
-            status,
-        });
+        let mut e = self.users.entry(s.user_id()).or_insert_with(|| Entry { sessions: SmallVec::new(), status });
         let first = e.sessions.is_empty();
         if first {
             e.status = status;
@@ -62,10 +59,7 @@ impl Online {
 
     /// The user's live sessions.
     pub fn sessions(&self, user: Id) -> Vec<SessionRef> {
-        self.users
-            .get(&user)
-            .map(|e| e.sessions.to_vec())
-            .unwrap_or_default()
+        self.users.get(&user).map(|e| e.sessions.to_vec()).unwrap_or_default()
     }
 
     /// Live sessions of several users.
@@ -116,10 +110,7 @@ impl Online {
 
     /// The session a RESUME names, if it is still resumable.
     pub fn resumable(&self, key: &str) -> Option<Arc<SessionShared>> {
-        self.resumable
-            .get(key)
-            .map(|s| s.clone())
-            .filter(|s| !s.has_ended())
+        self.resumable.get(key).map(|s| s.clone()).filter(|s| !s.has_ended())
     }
 
     /// Forget an ended session.

@@ -27,14 +27,8 @@ impl Registry {
     /// A registry whose actors run on `threads` new arbiters. Must be called
     /// inside a running actix system.
     pub fn new(threads: usize) -> Registry {
-        let arbiters = (0..threads.max(1))
-            .map(|_| Arbiter::new().handle())
-            .collect();
-        Registry {
-            arbiters,
-            guilds: DashMap::new(),
-            channels: DashMap::new(),
-        }
+        let arbiters = (0..threads.max(1)).map(|_| Arbiter::new().handle()).collect();
+        Registry { arbiters, guilds: DashMap::new(), channels: DashMap::new() }
     }
 
     fn arbiter_for(&self, id: Id) -> &ArbiterHandle {
@@ -57,9 +51,7 @@ impl Registry {
             Entry::Occupied(e) if e.get().connected() => e.get().clone(),
             e => {
                 let core = core.clone();
-                let addr = GuildActor::start_in_arbiter(&arbiter, move |_| {
-                    GuildActor::new(core, snapshot)
-                });
+                let addr = GuildActor::start_in_arbiter(&arbiter, move |_| GuildActor::new(core, snapshot));
                 match e {
                     Entry::Occupied(mut o) => {
                         o.insert(addr.clone());
@@ -75,10 +67,7 @@ impl Registry {
 
     /// The guild's actor if it is running.
     pub fn live_guild(&self, id: Id) -> Option<Addr<GuildActor>> {
-        self.guilds
-            .get(&id)
-            .filter(|a| a.connected())
-            .map(|a| a.clone())
+        self.guilds.get(&id).filter(|a| a.connected()).map(|a| a.clone())
     }
 
     /// Remove a stopping guild actor (only if it is still the registered one).
@@ -87,11 +76,7 @@ impl Registry {
     }
 
     /// The channel's actor, started if needed. `Ok(None)` if the channel does not exist.
-    pub fn channel(
-        &self,
-        core: &Arc<Core>,
-        id: Id,
-    ) -> Result<Option<Addr<ChannelActor>>, StoreError> {
+    pub fn channel(&self, core: &Arc<Core>, id: Id) -> Result<Option<Addr<ChannelActor>>, StoreError> {
         if let Some(a) = self.channels.get(&id).filter(|a| a.connected()) {
             return Ok(Some(a.clone()));
         }
@@ -106,9 +91,7 @@ impl Registry {
             Entry::Occupied(e) if e.get().connected() => e.get().clone(),
             e => {
                 let core = core.clone();
-                let addr = ChannelActor::start_in_arbiter(&arbiter, move |_| {
-                    ChannelActor::new(core, channel)
-                });
+                let addr = ChannelActor::start_in_arbiter(&arbiter, move |_| ChannelActor::new(core, channel));
                 match e {
                     Entry::Occupied(mut o) => {
                         o.insert(addr.clone());
@@ -124,10 +107,7 @@ impl Registry {
 
     /// The channel's actor if it is running.
     pub fn live_channel(&self, id: Id) -> Option<Addr<ChannelActor>> {
-        self.channels
-            .get(&id)
-            .filter(|a| a.connected())
-            .map(|a| a.clone())
+        self.channels.get(&id).filter(|a| a.connected()).map(|a| a.clone())
     }
 
     /// Remove a stopping channel actor (only if it is still the registered one).

@@ -32,34 +32,17 @@ impl GuildAccess {
     /// Load; 404 unknown_guild if the guild does not exist or the caller is not a member.
     pub fn load(r: &impl Read, guild: Id, user: Id) -> Result<GuildAccess, AppError> {
         let g = r.guild(guild)?.ok_or_else(AppError::unknown_guild)?;
-        let member = r
-            .member_record(guild, user)?
-            .ok_or_else(AppError::unknown_guild)?;
+        let member = r.member_record(guild, user)?.ok_or_else(AppError::unknown_guild)?;
         let roles = r.roles(guild)?;
         let rp = role_perms(&roles);
-        let gp = GuildPerms {
-            guild_id: g.id,
-            owner_id: g.owner_id,
-            roles: &rp,
-        };
+        let gp = GuildPerms { guild_id: g.id, owner_id: g.owner_id, roles: &rp };
         let base = permissions::base_permissions(&gp, user, &member.roles);
-        Ok(GuildAccess {
-            guild: g,
-            roles,
-            role_perms: rp,
-            user,
-            member_roles: member.roles,
-            base,
-        })
+        Ok(GuildAccess { guild: g, roles, role_perms: rp, user, member_roles: member.roles, base })
     }
 
     /// Permission inputs for the pure functions.
     pub fn perms(&self) -> GuildPerms<'_> {
-        GuildPerms {
-            guild_id: self.guild.id,
-            owner_id: self.guild.owner_id,
-            roles: &self.role_perms,
-        }
+        GuildPerms { guild_id: self.guild.id, owner_id: self.guild.owner_id, roles: &self.role_perms }
     }
 
     /// 403 unless the caller has `p` guild-wide.
@@ -73,12 +56,7 @@ impl GuildAccess {
 
     /// The caller's permissions in a channel of this guild.
     pub fn in_channel(&self, c: &Channel) -> Permissions {
-        permissions::channel_permissions(
-            &self.perms(),
-            self.user,
-            &self.member_roles,
-            &c.overwrites,
-        )
+        permissions::channel_permissions(&self.perms(), self.user, &self.member_roles, &c.overwrites)
     }
 
     /// Whether the caller is the owner.
@@ -117,26 +95,18 @@ impl ChannelAccess {
         let c = r.channel(channel)?.ok_or_else(AppError::unknown_channel)?;
         let (perms, guild) = match c.guild_id {
             Some(gid) => {
-                let ga =
-                    GuildAccess::load(r, gid, user).map_err(|_| AppError::unknown_channel())?;
+                let ga = GuildAccess::load(r, gid, user).map_err(|_| AppError::unknown_channel())?;
                 (ga.in_channel(&c), Some(ga))
             }
-            None if c.recipients.contains(&user) => (
-                Permissions::VIEW_CHANNEL
-                    | Permissions::SEND_MESSAGES
-                    | Permissions::READ_MESSAGE_HISTORY,
-                None,
-            ),
+            None if c.recipients.contains(&user) => {
+                (Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES | Permissions::READ_MESSAGE_HISTORY, None)
+            }
             None => (Permissions::NONE, None),
         };
         if !perms.contains(Permissions::VIEW_CHANNEL) {
             return Err(AppError::unknown_channel());
         }
-        Ok(ChannelAccess {
-            channel: c,
-            perms,
-            guild,
-        })
+        Ok(ChannelAccess { channel: c, perms, guild })
     }
 
     /// 403 unless the caller has `p` here.
@@ -170,9 +140,6 @@ pub async fn joined(core: &Arc<Core>, guild: Id, user: Id) -> Result<(), AppErro
 }
 
 /// Map "not found" store lookups to an error.
-pub fn found<T>(
-    v: Result<Option<T>, StoreError>,
-    missing: fn() -> AppError,
-) -> Result<T, AppError> {
+pub fn found<T>(v: Result<Option<T>, StoreError>, missing: fn() -> AppError) -> Result<T, AppError> {
     v?.ok_or_else(missing)
 }

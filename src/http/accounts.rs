@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{Body, Caller};
@@ -32,6 +32,11 @@ pub fn routes(cfg: &mut super::Routes<'_>) {
 
 type Core_ = web::Data<Arc<Core>>;
 
+/// The client's IP (the TCP peer).
+pub fn peer_ip(req: &HttpRequest) -> std::net::IpAddr {
+    req.peer_addr().map_or(std::net::IpAddr::from([127, 0, 0, 1]), |a| a.ip())
+}
+
 #[derive(Deserialize)]
 struct Register {
     username: String,
@@ -42,16 +47,14 @@ struct Register {
 
 async fn hash(core: &Arc<Core>, password: String) -> Result<String, AppError> {
     let cost = core.config.password_cost();
-    web::block(move || hash_password(&password, cost))
-        .await
-        .map_err(|_| AppError::internal())?
-        .map_err(|e| {
-            tracing::error!(error = %e, "password hashing failed");
-            AppError::internal()
-        })
+    web::block(move || hash_password(&password, cost)).await.map_err(|_| AppError::internal())?.map_err(|e| {
+        tracing::error!(error = %e, "password hashing failed");
+        AppError::internal()
+    })
 }
 
-async fn register(core: Core_, Body(b): Body<Register>) -> Result<HttpResponse, AppError> {
+async fn register(core: Core_, req: HttpRequest, Body(b): Body<Register>) -> Result<HttpResponse, AppError> {
+    core.limits.register(peer_ip(&req))?;
     let username = validate::username(&b.username)?;
     validate::password(&b.password)?;
     let display_name = validate::display_name("display_name", b.display_name.as_deref())?;
@@ -61,16 +64,8 @@ async fn register(core: Core_, Body(b): Body<Register>) -> Result<HttpResponse, 
     }
     let password_hash = hash(&core, b.password).await?;
     let id = core.store.ids().next();
-    let user = User {
-        id,
-        username,
-        display_name,
-        created_at: id.timestamp_ms(),
-    };
-    let rec = UserRecord {
-        user: user.clone(),
-        password_hash,
-    };
+    let user = User { id, username, display_name, created_at: id.timestamp_ms() };
+    let rec = UserRecord { user: user.clone(), password_hash };
     core.store
         .write(move |w| {
             // Checked again inside the write: two registrations may race.
@@ -100,9 +95,11 @@ struct LoginResponse {
 }
 
 /// A PHC string that never matches, so unknown usernames cost as much as wrong passwords.
-const DUMMY_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Y2L+4x+PlDhB8SqZk3Gf1r5zRj8c9xHq4bHk2gW0R3Q";
+const DUMMY_PHC: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Y2L+4x+PlDhB8SqZk3Gf1r5zRj8c9xHq4bHk2gW0R3Q";
 
-async fn login(core: Core_, Body(b): Body<Login>) -> Result<HttpResponse, AppError> {
+async fn login(core: Core_, req: HttpRequest, Body(b): Body<Login>) -> Result<HttpResponse, AppError> {
+    core.limits.login(peer_ip(&req), &validate::username_key(&b.username))?;
     let bad = || AppError::new("invalid_credentials", "wrong username or password");
     let rec = {
         let r = core.store.read()?;
@@ -111,13 +108,9 @@ async fn login(core: Core_, Body(b): Body<Login>) -> Result<HttpResponse, AppErr
             None => None,
         }
     };
-    let phc = rec
-        .as_ref()
-        .map_or(DUMMY_PHC.to_string(), |r| r.password_hash.clone());
+    let phc = rec.as_ref().map_or(DUMMY_PHC.to_string(), |r| r.password_hash.clone());
     let password = b.password;
-    let ok = web::block(move || verify_password(&password, &phc))
-        .await
-        .map_err(|_| AppError::internal())?;
+    let ok = web::block(move || verify_password(&password, &phc)).await.map_err(|_| AppError::internal())?;
     let Some(rec) = rec.filter(|_| ok) else {
         return Err(bad());
     };
@@ -126,12 +119,7 @@ async fn login(core: Core_, Body(b): Body<Login>) -> Result<HttpResponse, AppErr
     let hash = token_hash(&token);
     let tid = core.store.ids().next();
     let user = rec.user.clone();
-    let trec = TokenRecord {
-        id: tid,
-        user_id: user.id,
-        created_at: now_ms(),
-        client,
-    };
+    let trec = TokenRecord { id: tid, user_id: user.id, created_at: now_ms(), client };
     let evicted = core
         .store
         .write(move |w| {
@@ -150,11 +138,7 @@ async fn login(core: Core_, Body(b): Body<Login>) -> Result<HttpResponse, AppErr
     for old in evicted {
         core.online.kick_tokens(user.id, Some(old), None);
     }
-    Ok(HttpResponse::Ok().json(LoginResponse {
-        token,
-        session_id: tid,
-        user,
-    }))
+    Ok(HttpResponse::Ok().json(LoginResponse { token, session_id: tid, user }))
 }
 
 async fn logout(core: Core_, caller: Caller) -> Result<HttpResponse, AppError> {
@@ -189,11 +173,7 @@ struct UpdateMe {
     display_name: Option<Option<String>>,
 }
 
-async fn update_me(
-    core: Core_,
-    caller: Caller,
-    Body(b): Body<UpdateMe>,
-) -> Result<HttpResponse, AppError> {
+async fn update_me(core: Core_, caller: Caller, Body(b): Body<UpdateMe>) -> Result<HttpResponse, AppError> {
     let display_name = match b.display_name {
         Some(d) => Some(validate::display_name("display_name", d.as_deref())?),
         None => None,
@@ -224,27 +204,14 @@ struct ChangePassword {
     new_password: String,
 }
 
-async fn change_password(
-    core: Core_,
-    caller: Caller,
-    Body(b): Body<ChangePassword>,
-) -> Result<HttpResponse, AppError> {
+async fn change_password(core: Core_, caller: Caller, Body(b): Body<ChangePassword>) -> Result<HttpResponse, AppError> {
     validate::password(&b.new_password)?;
     let uid = caller.user.id;
-    let current = core
-        .store
-        .read()?
-        .user_record(uid)?
-        .ok_or_else(AppError::unauthorized)?;
+    let current = core.store.read()?.user_record(uid)?.ok_or_else(AppError::unauthorized)?;
     let (pw, phc) = (b.current_password, current.password_hash);
-    let ok = web::block(move || verify_password(&pw, &phc))
-        .await
-        .map_err(|_| AppError::internal())?;
+    let ok = web::block(move || verify_password(&pw, &phc)).await.map_err(|_| AppError::internal())?;
     if !ok {
-        return Err(AppError::new(
-            "invalid_credentials",
-            "current password is wrong",
-        ));
+        return Err(AppError::new("invalid_credentials", "current password is wrong"));
     }
     let new_hash = hash(&core, b.new_password).await?;
     let keep = caller.token.id;
@@ -290,24 +257,12 @@ async fn list_sessions(core: Core_, caller: Caller) -> Result<HttpResponse, AppE
     Ok(HttpResponse::Ok().json(out))
 }
 
-async fn revoke_session(
-    core: Core_,
-    caller: Caller,
-    path: web::Path<Id>,
-) -> Result<HttpResponse, AppError> {
+async fn revoke_session(core: Core_, caller: Caller, path: web::Path<Id>) -> Result<HttpResponse, AppError> {
     revoke(&core, caller.user.id, path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn get_user(
-    core: Core_,
-    _caller: Caller,
-    path: web::Path<Id>,
-) -> Result<HttpResponse, AppError> {
-    let user = core
-        .store
-        .read()?
-        .user(path.into_inner())?
-        .ok_or_else(AppError::unknown_user)?;
+async fn get_user(core: Core_, _caller: Caller, path: web::Path<Id>) -> Result<HttpResponse, AppError> {
+    let user = core.store.read()?.user(path.into_inner())?.ok_or_else(AppError::unknown_user)?;
     Ok(HttpResponse::Ok().json(user))
 }

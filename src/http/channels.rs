@@ -16,7 +16,7 @@ use crate::errors::AppError;
 use crate::model::permissions::{self, Overwrite, OverwriteKind};
 use crate::model::{validate, Channel, ChannelKind, Id, Permissions};
 use crate::protocol::events::event;
-use crate::protocol::limits::{MAX_CHANNELS_PER_GUILD, MAX_OVERWRITES_PER_CHANNEL};
+use crate::protocol::limits::{MAX_CHANNELS_PER_GUILD, MAX_OVERWRITES_PER_CHANNEL, MAX_SLOWMODE_SECS};
 use crate::store::{Read, Write};
 
 /// Routes of this module.
@@ -24,51 +24,27 @@ pub fn routes(cfg: &mut super::Routes<'_>) {
     cfg.route("/guilds/{id}/channels", web::get().to(list))
         .route("/guilds/{id}/channels", web::post().to(create))
         .route("/guilds/{id}/channels", web::patch().to(reorder))
-        .route(
-            "/guilds/{id}/permissions/{user}",
-            web::get().to(explain_guild),
-        )
+        .route("/guilds/{id}/permissions/{user}", web::get().to(explain_guild))
         .route("/channels/{id}", web::get().to(get))
         .route("/channels/{id}", web::patch().to(update))
         .route("/channels/{id}", web::delete().to(delete))
-        .route(
-            "/channels/{id}/permissions/{target}",
-            web::put().to(put_overwrite),
-        )
-        .route(
-            "/channels/{id}/permissions/{target}",
-            web::delete().to(delete_overwrite),
-        )
-        .route(
-            "/channels/{id}/permissions/{target}",
-            web::get().to(explain_channel),
-        );
+        .route("/channels/{id}/permissions/{target}", web::put().to(put_overwrite))
+        .route("/channels/{id}/permissions/{target}", web::delete().to(delete_overwrite))
+        .route("/channels/{id}/permissions/{target}", web::get().to(explain_channel));
 }
 
 type CoreData = web::Data<Arc<Core>>;
 
-async fn list(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<Id>,
-) -> Result<HttpResponse, AppError> {
+async fn list(core: CoreData, caller: Caller, path: web::Path<Id>) -> Result<HttpResponse, AppError> {
     let gid = path.into_inner();
     let r = core.store.read()?;
     let ga = GuildAccess::load(&r, gid, caller.user.id)?;
-    let visible: Vec<Channel> = r
-        .guild_channels(gid)?
-        .into_iter()
-        .filter(|c| ga.in_channel(c).contains(Permissions::VIEW_CHANNEL))
-        .collect();
+    let visible: Vec<Channel> =
+        r.guild_channels(gid)?.into_iter().filter(|c| ga.in_channel(c).contains(Permissions::VIEW_CHANNEL)).collect();
     Ok(HttpResponse::Ok().json(visible))
 }
 
-fn check_parent(
-    r: &impl Read,
-    gid: Id,
-    kind: ChannelKind,
-    parent: Option<Id>,
-) -> Result<(), AppError> {
+fn check_parent(r: &impl Read, gid: Id, kind: ChannelKind, parent: Option<Id>) -> Result<(), AppError> {
     let Some(pid) = parent else { return Ok(()) };
     if kind == ChannelKind::Category {
         return Err(AppError::invalid("parent_id: categories cannot be nested"));
@@ -81,15 +57,11 @@ fn check_parent(
 
 fn check_overwrites(r: &impl Read, ga: &GuildAccess, ows: &[Overwrite]) -> Result<(), AppError> {
     if ows.len() > MAX_OVERWRITES_PER_CHANNEL {
-        return Err(AppError::limit(format!(
-            "at most {MAX_OVERWRITES_PER_CHANNEL} overwrites per channel"
-        )));
+        return Err(AppError::limit(format!("at most {MAX_OVERWRITES_PER_CHANNEL} overwrites per channel")));
     }
     for o in ows {
         match o.kind {
-            OverwriteKind::Role if !ga.roles.iter().any(|x| x.id == o.id) => {
-                return Err(AppError::unknown_role())
-            }
+            OverwriteKind::Role if !ga.roles.iter().any(|x| x.id == o.id) => return Err(AppError::unknown_role()),
             OverwriteKind::Member if r.member_record(ga.guild.id, o.id)?.is_none() => {
                 return Err(AppError::unknown_member())
             }
@@ -100,10 +72,7 @@ fn check_overwrites(r: &impl Read, ga: &GuildAccess, ows: &[Overwrite]) -> Resul
         if !extra.is_empty() {
             return Err(AppError::new(
                 "missing_permissions",
-                format!(
-                    "cannot allow or deny permissions you do not have: {}",
-                    extra.names().join(", ")
-                ),
+                format!("cannot allow or deny permissions you do not have: {}", extra.names().join(", ")),
             ));
         }
     }
@@ -123,10 +92,20 @@ struct CreateChannel {
     position: Option<i32>,
     #[serde(default)]
     overwrites: Vec<Overwrite>,
+    /// Slow mode seconds (0 = off).
+    #[serde(default)]
+    rate_limit_per_user: u32,
 }
 
 fn default_kind() -> ChannelKind {
     ChannelKind::Text
+}
+
+fn slowmode(secs: u32) -> Result<u32, AppError> {
+    if secs > MAX_SLOWMODE_SECS {
+        return Err(AppError::invalid(format!("rate_limit_per_user must be 0–{MAX_SLOWMODE_SECS}")));
+    }
+    Ok(secs)
 }
 
 async fn create(
@@ -143,11 +122,7 @@ async fn create(
         return Err(AppError::invalid("kind must be text, voice or category"));
     }
     let name = validate::name("name", &b.name)?;
-    let topic = if b.kind == ChannelKind::Category {
-        None
-    } else {
-        validate::topic(b.topic.as_deref())?
-    };
+    let topic = if b.kind == ChannelKind::Category { None } else { validate::topic(b.topic.as_deref())? };
     check_parent(&r, gid, b.kind, b.parent_id)?;
     check_overwrites(&r, &ga, &b.overwrites)?;
     let id = core.store.ids().next();
@@ -162,6 +137,7 @@ async fn create(
         overwrites: b.overwrites,
         recipients: Vec::new(),
         owner_id: None,
+        rate_limit_per_user: slowmode(b.rate_limit_per_user)?,
         created_at: id.timestamp_ms(),
     };
     let explicit_position = b.position.is_some();
@@ -170,9 +146,7 @@ async fn create(
         .write(move |w| {
             let existing = w.guild_channels(gid)?;
             if existing.len() >= MAX_CHANNELS_PER_GUILD {
-                return Err(AppError::limit(format!(
-                    "a guild may have at most {MAX_CHANNELS_PER_GUILD} channels"
-                )));
+                return Err(AppError::limit(format!("a guild may have at most {MAX_CHANNELS_PER_GUILD} channels")));
             }
             if !explicit_position {
                 channel.position = existing.iter().map(|c| c.position + 1).max().unwrap_or(0);
@@ -205,10 +179,7 @@ async fn reorder(
     let ga = GuildAccess::load(&r, gid, caller.user.id)?;
     ga.require(Permissions::MANAGE_CHANNELS)?;
     for p in &b {
-        let c = r
-            .channel(p.id)?
-            .filter(|c| c.guild_id == Some(gid))
-            .ok_or_else(AppError::unknown_channel)?;
+        let c = r.channel(p.id)?.filter(|c| c.guild_id == Some(gid)).ok_or_else(AppError::unknown_channel)?;
         if let Some(parent) = p.parent_id {
             check_parent(&r, gid, c.kind, parent)?;
         }
@@ -239,11 +210,7 @@ async fn reorder(
     Ok(HttpResponse::Ok().json(visible))
 }
 
-async fn get(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<Id>,
-) -> Result<HttpResponse, AppError> {
+async fn get(core: CoreData, caller: Caller, path: web::Path<Id>) -> Result<HttpResponse, AppError> {
     let ca = ChannelAccess::load(&core.store.read()?, path.into_inner(), caller.user.id)?;
     Ok(HttpResponse::Ok().json(ca.channel))
 }
@@ -256,6 +223,7 @@ struct UpdateChannel {
     #[serde(default, deserialize_with = "super::extract::present")]
     parent_id: Option<Option<Id>>,
     position: Option<i32>,
+    rate_limit_per_user: Option<u32>,
 }
 
 async fn update(
@@ -267,16 +235,12 @@ async fn update(
     let cid = path.into_inner();
     let r = core.store.read()?;
     let ca = ChannelAccess::load(&r, cid, caller.user.id)?;
-    let name = b
-        .name
-        .as_deref()
-        .map(|n| validate::name("name", n))
-        .transpose()?;
+    let name = b.name.as_deref().map(|n| validate::name("name", n)).transpose()?;
     if ca.channel.kind == ChannelKind::Dm {
         return Err(AppError::invalid("direct messages have no settings"));
     }
     if ca.channel.kind == ChannelKind::GroupDm {
-        if b.topic.is_some() || b.parent_id.is_some() || b.position.is_some() {
+        if b.topic.is_some() || b.parent_id.is_some() || b.position.is_some() || b.rate_limit_per_user.is_some() {
             return Err(AppError::invalid("group DMs only have a name"));
         }
     } else {
@@ -292,6 +256,7 @@ async fn update(
     if let (Some(parent), Some(gid)) = (b.parent_id, ca.channel.guild_id) {
         check_parent(&r, gid, ca.channel.kind, parent)?;
     }
+    let slow = b.rate_limit_per_user.map(slowmode).transpose()?;
     let updated = core
         .store
         .write(move |w| {
@@ -307,6 +272,9 @@ async fn update(
             }
             if let Some(p) = b.position {
                 c.position = p;
+            }
+            if let Some(s) = slow {
+                c.rate_limit_per_user = s;
             }
             w.put_channel(&c)?;
             Ok::<_, AppError>(c)
@@ -324,20 +292,12 @@ async fn after_channel_change(core: &Arc<Core>, c: &Channel) {
             if let Some(a) = core.registry.live_channel(c.id) {
                 let _ = a.send(ReloadDm).await;
             }
-            dispatch_to(
-                &core.online.sessions_of(&c.recipients),
-                event::CHANNEL_UPDATE,
-                c,
-            );
+            dispatch_to(&core.online.sessions_of(&c.recipients), event::CHANNEL_UPDATE, c);
         }
     }
 }
 
-async fn delete(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<Id>,
-) -> Result<HttpResponse, AppError> {
+async fn delete(core: CoreData, caller: Caller, path: web::Path<Id>) -> Result<HttpResponse, AppError> {
     let cid = path.into_inner();
     let ca = ChannelAccess::load(&core.store.read()?, cid, caller.user.id)?;
     let Some(gid) = ca.channel.guild_id else {
@@ -351,11 +311,7 @@ async fn delete(
             let c = w.channel(cid)?.ok_or_else(AppError::unknown_channel)?;
             // Children of a deleted category move to the top level.
             if c.kind == ChannelKind::Category {
-                for mut child in w
-                    .guild_channels(gid)?
-                    .into_iter()
-                    .filter(|x| x.parent_id == Some(cid))
-                {
+                for mut child in w.guild_channels(gid)?.into_iter().filter(|x| x.parent_id == Some(cid)) {
                     child.parent_id = None;
                     w.put_channel(&child)?;
                 }
@@ -378,16 +334,9 @@ struct PutOverwrite {
     deny: Permissions,
 }
 
-fn guild_channel(
-    core: &Arc<Core>,
-    cid: Id,
-    user: Id,
-) -> Result<(ChannelAccess, GuildAccess), AppError> {
+fn guild_channel(core: &Arc<Core>, cid: Id, user: Id) -> Result<(ChannelAccess, GuildAccess), AppError> {
     let mut ca = ChannelAccess::load(&core.store.read()?, cid, user)?;
-    let ga = ca
-        .guild
-        .take()
-        .ok_or_else(|| AppError::invalid("DMs have no permission overwrites"))?;
+    let ga = ca.guild.take().ok_or_else(|| AppError::invalid("DMs have no permission overwrites"))?;
     Ok((ca, ga))
 }
 
@@ -400,19 +349,8 @@ async fn put_overwrite(
     let (cid, target) = path.into_inner();
     let (ca, ga) = guild_channel(&core, cid, caller.user.id)?;
     ca.require(Permissions::MANAGE_ROLES)?;
-    let ow = Overwrite {
-        id: target,
-        kind: b.kind,
-        allow: b.allow,
-        deny: b.deny,
-    };
-    let mut all: Vec<Overwrite> = ca
-        .channel
-        .overwrites
-        .iter()
-        .filter(|o| o.id != target)
-        .copied()
-        .collect();
+    let ow = Overwrite { id: target, kind: b.kind, allow: b.allow, deny: b.deny };
+    let mut all: Vec<Overwrite> = ca.channel.overwrites.iter().filter(|o| o.id != target).copied().collect();
     all.push(ow);
     check_overwrites(&core.store.read()?, &ga, &all)?;
     let updated = core
@@ -429,19 +367,12 @@ async fn put_overwrite(
     Ok(HttpResponse::Ok().json(updated))
 }
 
-async fn delete_overwrite(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<(Id, Id)>,
-) -> Result<HttpResponse, AppError> {
+async fn delete_overwrite(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Result<HttpResponse, AppError> {
     let (cid, target) = path.into_inner();
     let (ca, _) = guild_channel(&core, cid, caller.user.id)?;
     ca.require(Permissions::MANAGE_ROLES)?;
     if !ca.channel.overwrites.iter().any(|o| o.id == target) {
-        return Err(AppError::new(
-            "not_found",
-            "no overwrite for that id on this channel",
-        ));
+        return Err(AppError::new("not_found", "no overwrite for that id on this channel"));
     }
     let updated = core
         .store
@@ -466,30 +397,18 @@ fn explain_for(
     if target != ga.user {
         ga.require(Permissions::MANAGE_ROLES)?;
     }
-    let member = core
-        .store
-        .read()?
-        .member_record(ga.guild.id, target)?
-        .ok_or_else(AppError::unknown_member)?;
+    let member = core.store.read()?.member_record(ga.guild.id, target)?.ok_or_else(AppError::unknown_member)?;
     let e = permissions::explain(&ga.perms(), target, &member.roles, overwrites);
     Ok(HttpResponse::Ok().json(e))
 }
 
-async fn explain_guild(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<(Id, Id)>,
-) -> Result<HttpResponse, AppError> {
+async fn explain_guild(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Result<HttpResponse, AppError> {
     let (gid, target) = path.into_inner();
     let ga = GuildAccess::load(&core.store.read()?, gid, caller.user.id)?;
     explain_for(&core, &ga, target, None)
 }
 
-async fn explain_channel(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<(Id, Id)>,
-) -> Result<HttpResponse, AppError> {
+async fn explain_channel(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Result<HttpResponse, AppError> {
     let (cid, target) = path.into_inner();
     let (ca, ga) = guild_channel(&core, cid, caller.user.id)?;
     explain_for(&core, &ga, target, Some(&ca.channel.overwrites))

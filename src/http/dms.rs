@@ -41,13 +41,7 @@ struct Open {
     name: Option<String>,
 }
 
-fn new_dm(
-    id: Id,
-    kind: ChannelKind,
-    recipients: Vec<Id>,
-    owner: Option<Id>,
-    name: Option<String>,
-) -> Channel {
+fn new_dm(id: Id, kind: ChannelKind, recipients: Vec<Id>, owner: Option<Id>, name: Option<String>) -> Channel {
     Channel {
         id,
         kind,
@@ -59,30 +53,23 @@ fn new_dm(
         overwrites: Vec::new(),
         recipients,
         owner_id: owner,
+        rate_limit_per_user: 0,
         created_at: id.timestamp_ms(),
     }
 }
 
-async fn open(
-    core: CoreData,
-    caller: Caller,
-    Body(b): Body<Open>,
-) -> Result<HttpResponse, AppError> {
+async fn open(core: CoreData, caller: Caller, Body(b): Body<Open>) -> Result<HttpResponse, AppError> {
     let me = caller.user.id;
     match (b.recipient_id, b.recipient_ids) {
         (Some(other), None) => open_dm(&core, me, other).await,
         (None, Some(others)) => open_group(&core, me, others, b.name).await,
-        _ => Err(AppError::invalid(
-            "give either recipient_id or recipient_ids",
-        )),
+        _ => Err(AppError::invalid("give either recipient_id or recipient_ids")),
     }
 }
 
 async fn open_dm(core: &Arc<Core>, me: Id, other: Id) -> Result<HttpResponse, AppError> {
     if other == me {
-        return Err(AppError::invalid(
-            "recipient_id: cannot open a DM with yourself",
-        ));
+        return Err(AppError::invalid("recipient_id: cannot open a DM with yourself"));
     }
     let r = core.store.read()?;
     r.user(other)?.ok_or_else(AppError::unknown_user)?;
@@ -90,23 +77,14 @@ async fn open_dm(core: &Arc<Core>, me: Id, other: Id) -> Result<HttpResponse, Ap
         let c = r.channel(cid)?.ok_or_else(AppError::unknown_channel)?;
         return Ok(HttpResponse::Ok().json(c));
     }
-    let channel = new_dm(
-        core.store.ids().next(),
-        ChannelKind::Dm,
-        vec![me, other],
-        None,
-        None,
-    );
+    let channel = new_dm(core.store.ids().next(), ChannelKind::Dm, vec![me, other], None, None);
     let c = channel.clone();
     let (created, channel) = core
         .store
         .write(move |w| {
             // Two requests may race; the first one's channel wins.
             if let Some(existing) = w.dm_channel_id(me, other)? {
-                return Ok::<_, AppError>((
-                    false,
-                    w.channel(existing)?.ok_or_else(AppError::unknown_channel)?,
-                ));
+                return Ok::<_, AppError>((false, w.channel(existing)?.ok_or_else(AppError::unknown_channel)?));
             }
             w.put_channel(&c)?;
             w.put_dm_pair(me, other, c.id)?;
@@ -116,11 +94,7 @@ async fn open_dm(core: &Arc<Core>, me: Id, other: Id) -> Result<HttpResponse, Ap
         })
         .await?;
     if created {
-        dispatch_to(
-            &core.online.sessions_of(&channel.recipients),
-            event::CHANNEL_CREATE,
-            &channel,
-        );
+        dispatch_to(&core.online.sessions_of(&channel.recipients), event::CHANNEL_CREATE, &channel);
         Ok(HttpResponse::Created().json(channel))
     } else {
         Ok(HttpResponse::Ok().json(channel))
@@ -141,23 +115,14 @@ async fn open_group(
             "recipient_ids: a group DM has 2–{MAX_GROUP_DM_MEMBERS} people including you"
         )));
     }
-    let name = name
-        .as_deref()
-        .map(|n| validate::name("name", n))
-        .transpose()?;
+    let name = name.as_deref().map(|n| validate::name("name", n)).transpose()?;
     let r = core.store.read()?;
     for u in &others {
         r.user(*u)?.ok_or_else(AppError::unknown_user)?;
     }
     let mut recipients = vec![me];
     recipients.extend(others);
-    let channel = new_dm(
-        core.store.ids().next(),
-        ChannelKind::GroupDm,
-        recipients,
-        Some(me),
-        name,
-    );
+    let channel = new_dm(core.store.ids().next(), ChannelKind::GroupDm, recipients, Some(me), name);
     let c = channel.clone();
     core.store
         .write(move |w| {
@@ -168,11 +133,7 @@ async fn open_group(
             Ok::<_, AppError>(())
         })
         .await?;
-    dispatch_to(
-        &core.online.sessions_of(&channel.recipients),
-        event::CHANNEL_CREATE,
-        &channel,
-    );
+    dispatch_to(&core.online.sessions_of(&channel.recipients), event::CHANNEL_CREATE, &channel);
     Ok(HttpResponse::Created().json(channel))
 }
 
@@ -184,9 +145,7 @@ fn group_of(core: &Arc<Core>, cid: Id, me: Id) -> Result<Channel, AppError> {
         .filter(|c| c.recipients.contains(&me))
         .ok_or_else(AppError::unknown_channel)?;
     if c.kind != ChannelKind::GroupDm {
-        return Err(AppError::invalid(
-            "only group DMs have changeable recipients",
-        ));
+        return Err(AppError::invalid("only group DMs have changeable recipients"));
     }
     Ok(c)
 }
@@ -197,61 +156,30 @@ async fn announce(core: &Arc<Core>, before: &[Id], after: Option<&Channel>, cid:
         let _ = a.send(ReloadDm).await;
     }
     let after_ids: &[Id] = after.map_or(&[], |c| c.recipients.as_slice());
-    let added: Vec<Id> = after_ids
-        .iter()
-        .filter(|u| !before.contains(u))
-        .copied()
-        .collect();
-    let kept: Vec<Id> = after_ids
-        .iter()
-        .filter(|u| before.contains(u))
-        .copied()
-        .collect();
-    let removed: Vec<Id> = before
-        .iter()
-        .filter(|u| !after_ids.contains(u))
-        .copied()
-        .collect();
+    let added: Vec<Id> = after_ids.iter().filter(|u| !before.contains(u)).copied().collect();
+    let kept: Vec<Id> = after_ids.iter().filter(|u| before.contains(u)).copied().collect();
+    let removed: Vec<Id> = before.iter().filter(|u| !after_ids.contains(u)).copied().collect();
     if let Some(c) = after {
         dispatch_to(&core.online.sessions_of(&added), event::CHANNEL_CREATE, c);
         dispatch_to(&core.online.sessions_of(&kept), event::CHANNEL_UPDATE, c);
     }
-    dispatch_to(
-        &core.online.sessions_of(&removed),
-        event::CHANNEL_DELETE,
-        &ChannelDelete {
-            id: cid,
-            guild_id: None,
-        },
-    );
+    dispatch_to(&core.online.sessions_of(&removed), event::CHANNEL_DELETE, &ChannelDelete { id: cid, guild_id: None });
 }
 
-async fn add(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<(Id, Id)>,
-) -> Result<HttpResponse, AppError> {
+async fn add(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Result<HttpResponse, AppError> {
     let (cid, uid) = path.into_inner();
     let me = caller.user.id;
     let before = group_of(&core, cid, me)?.recipients;
-    core.store
-        .read()?
-        .user(uid)?
-        .ok_or_else(AppError::unknown_user)?;
+    core.store.read()?.user(uid)?.ok_or_else(AppError::unknown_user)?;
     let c = core
         .store
         .write(move |w| {
-            let mut c = w
-                .channel(cid)?
-                .filter(|c| c.recipients.contains(&me))
-                .ok_or_else(AppError::unknown_channel)?;
+            let mut c = w.channel(cid)?.filter(|c| c.recipients.contains(&me)).ok_or_else(AppError::unknown_channel)?;
             if c.recipients.contains(&uid) {
                 return Ok::<_, AppError>(c);
             }
             if c.recipients.len() >= MAX_GROUP_DM_MEMBERS {
-                return Err(AppError::limit(format!(
-                    "a group DM has at most {MAX_GROUP_DM_MEMBERS} people"
-                )));
+                return Err(AppError::limit(format!("a group DM has at most {MAX_GROUP_DM_MEMBERS} people")));
             }
             c.recipients.push(uid);
             w.put_channel(&c)?;
@@ -266,10 +194,7 @@ async fn add(
 async fn remove_user(core: &Arc<Core>, me: Id, cid: Id, uid: Id) -> Result<HttpResponse, AppError> {
     let c = group_of(core, cid, me)?;
     if uid != me && c.owner_id != Some(me) {
-        return Err(AppError::new(
-            "missing_permissions",
-            "only the group DM's owner may remove others",
-        ));
+        return Err(AppError::new("missing_permissions", "only the group DM's owner may remove others"));
     }
     if !c.recipients.contains(&uid) {
         return Err(AppError::unknown_user());
@@ -297,19 +222,11 @@ async fn remove_user(core: &Arc<Core>, me: Id, cid: Id, uid: Id) -> Result<HttpR
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn remove(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<(Id, Id)>,
-) -> Result<HttpResponse, AppError> {
+async fn remove(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Result<HttpResponse, AppError> {
     let (cid, uid) = path.into_inner();
     remove_user(&core, caller.user.id, cid, uid).await
 }
 
-async fn leave(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<Id>,
-) -> Result<HttpResponse, AppError> {
+async fn leave(core: CoreData, caller: Caller, path: web::Path<Id>) -> Result<HttpResponse, AppError> {
     remove_user(&core, caller.user.id, path.into_inner(), caller.user.id).await
 }

@@ -10,6 +10,8 @@ use crate::errors::AppError;
 struct Body<'a> {
     code: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after_ms: Option<u64>,
 }
 
 impl ResponseError for AppError {
@@ -18,10 +20,12 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(Body {
-            code: self.code,
-            message: &self.message,
-        })
+        let mut r = HttpResponse::build(self.status_code());
+        if let Some(ms) = self.retry_after_ms {
+            // Retry-After is in whole seconds, rounded up.
+            r.insert_header((actix_web::http::header::RETRY_AFTER, ms.div_ceil(1000).to_string()));
+        }
+        r.json(Body { code: self.code, message: &self.message, retry_after_ms: self.retry_after_ms })
     }
 }
 
@@ -32,8 +36,5 @@ pub async fn not_found() -> Result<HttpResponse, AppError> {
 
 /// The answer for a known route with an unsupported method.
 pub async fn method_not_allowed() -> Result<HttpResponse, AppError> {
-    Err(AppError::new(
-        "method_not_allowed",
-        "this route does not support that method",
-    ))
+    Err(AppError::new("method_not_allowed", "this route does not support that method"))
 }

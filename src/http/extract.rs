@@ -25,9 +25,7 @@ pub struct Caller {
 }
 
 fn core(req: &HttpRequest) -> Result<Arc<Core>, AppError> {
-    req.app_data::<web::Data<Arc<Core>>>()
-        .map(|d| d.get_ref().clone())
-        .ok_or_else(AppError::internal)
+    req.app_data::<web::Data<Arc<Core>>>().map(|d| d.get_ref().clone()).ok_or_else(AppError::internal)
 }
 
 impl FromRequest for Caller {
@@ -49,9 +47,7 @@ impl FromRequest for Caller {
                 .ok_or_else(AppError::unauthorized)?;
             let core = core(req)?;
             let r = core.store.read()?;
-            let token = r
-                .token(&token_hash(token))?
-                .ok_or_else(AppError::unauthorized)?;
+            let token = r.token(&token_hash(token))?.ok_or_else(AppError::unauthorized)?;
             let user = r.user(token.user_id)?.ok_or_else(AppError::unauthorized)?;
             Ok(Caller { user, token })
         })())
@@ -87,19 +83,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
             .and_then(|v| v.parse::<usize>().ok());
         let mut payload = payload.take();
         Box::pin(async move {
-            let too_large = || {
-                AppError::new(
-                    "payload_too_large",
-                    format!("body larger than {MAX_BODY_BYTES} bytes"),
-                )
-            };
+            let too_large = || AppError::new("payload_too_large", format!("body larger than {MAX_BODY_BYTES} bytes"));
             if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
                 return Err(too_large());
             }
             let mut buf = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk =
-                    chunk.map_err(|e| AppError::invalid(format!("could not read body: {e}")))?;
+                let chunk = chunk.map_err(|e| AppError::invalid(format!("could not read body: {e}")))?;
                 if buf.len() + chunk.len() > MAX_BODY_BYTES {
                     return Err(too_large());
                 }
@@ -112,9 +102,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
             } else {
                 serde_json::from_slice(&buf).map_err(|e| e.to_string())
             };
-            parsed
-                .map(Body)
-                .map_err(|e| AppError::invalid(format!("invalid body: {e}")))
+            parsed.map(Body).map_err(|e| AppError::invalid(format!("invalid body: {e}")))
         })
     }
 }

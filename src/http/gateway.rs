@@ -21,31 +21,22 @@ pub async fn upgrade(
     core: web::Data<Arc<Core>>,
     hub: web::Data<WorkerHub>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let q: HashMap<String, String> =
-        web::Query::<HashMap<String, String>>::from_query(req.query_string())
-            .map(|q| q.into_inner())
-            .unwrap_or_default();
+    let q: HashMap<String, String> = web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .unwrap_or_default();
     let encoding = q.get("encoding").map(|e| Encoding::from_query(e));
-    let version_ok = q
-        .get("v")
-        .is_none_or(|v| v.parse::<u8>().ok() == Some(PROTOCOL_VERSION));
+    let version_ok = q.get("v").is_none_or(|v| v.parse::<u8>().ok() == Some(PROTOCOL_VERSION));
+    let ip = req.peer_addr().map_or(std::net::IpAddr::from([127, 0, 0, 1]), |a| a.ip());
     let mut session = Session::new(
         core.get_ref().clone(),
         hub.get_ref().clone(),
         encoding.flatten().unwrap_or(Encoding::MsgPack),
+        ip,
     );
     if !version_ok {
-        session = session.refused(
-            CloseCode::InvalidApiVersion,
-            "unsupported protocol version; use v=1",
-        );
+        session = session.refused(CloseCode::InvalidApiVersion, "unsupported protocol version; use v=1");
     } else if matches!(encoding, Some(None)) {
-        session = session.refused(
-            CloseCode::InvalidEncoding,
-            "encoding must be msgpack or json",
-        );
+        session = session.refused(CloseCode::InvalidEncoding, "encoding must be msgpack or json");
     }
-    ws::WsResponseBuilder::new(session, &req, stream)
-        .frame_size(MAX_FRAME_BYTES)
-        .start()
+    ws::WsResponseBuilder::new(session, &req, stream).frame_size(MAX_FRAME_BYTES).start()
 }

@@ -31,22 +31,13 @@ struct CreateGuild {
     name: String,
 }
 
-async fn create(
-    core: CoreData,
-    caller: Caller,
-    Body(b): Body<CreateGuild>,
-) -> Result<HttpResponse, AppError> {
+async fn create(core: CoreData, caller: Caller, Body(b): Body<CreateGuild>) -> Result<HttpResponse, AppError> {
     let name = validate::name("name", &b.name)?;
     let ids = core.store.ids();
     let gid = ids.next();
     let now = gid.timestamp_ms();
     let owner = caller.user.id;
-    let guild = Guild {
-        id: gid,
-        name,
-        owner_id: owner,
-        created_at: now,
-    };
+    let guild = Guild { id: gid, name, owner_id: owner, created_at: now };
     let everyone = Role {
         id: gid,
         guild_id: gid,
@@ -67,34 +58,22 @@ async fn create(
         overwrites: Vec::new(),
         recipients: Vec::new(),
         owner_id: None,
+        rate_limit_per_user: 0,
         created_at: now,
     };
-    let defaults = [
-        channel(ChannelKind::Text, "general", 0),
-        channel(ChannelKind::Voice, "General", 1),
-    ];
+    let defaults = [channel(ChannelKind::Text, "general", 0), channel(ChannelKind::Voice, "General", 1)];
     let g = guild.clone();
     core.store
         .write(move |w| {
             if w.user_guild_ids(owner)?.len() >= MAX_GUILDS_PER_USER {
-                return Err(AppError::limit(format!(
-                    "a user may be in at most {MAX_GUILDS_PER_USER} guilds"
-                )));
+                return Err(AppError::limit(format!("a user may be in at most {MAX_GUILDS_PER_USER} guilds")));
             }
             w.put_guild(&g)?;
             w.put_role(&everyone)?;
             for c in &defaults {
                 w.put_channel(c)?;
             }
-            w.put_member(
-                gid,
-                owner,
-                &MemberRecord {
-                    roles: Vec::new(),
-                    nick: None,
-                    joined_at: now,
-                },
-            )?;
+            w.put_member(gid, owner, &MemberRecord { roles: Vec::new(), nick: None, joined_at: now })?;
             Ok(())
         })
         .await?;
@@ -113,11 +92,7 @@ async fn list_mine(core: CoreData, caller: Caller) -> Result<HttpResponse, AppEr
     Ok(HttpResponse::Ok().json(out))
 }
 
-async fn get(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<Id>,
-) -> Result<HttpResponse, AppError> {
+async fn get(core: CoreData, caller: Caller, path: web::Path<Id>) -> Result<HttpResponse, AppError> {
     let ga = GuildAccess::load(&core.store.read()?, path.into_inner(), caller.user.id)?;
     Ok(HttpResponse::Ok().json(ga.guild))
 }
@@ -136,11 +111,7 @@ async fn update(
     let gid = path.into_inner();
     let ga = GuildAccess::load(&core.store.read()?, gid, caller.user.id)?;
     ga.require(Permissions::MANAGE_GUILD)?;
-    let name = b
-        .name
-        .as_deref()
-        .map(|n| validate::name("name", n))
-        .transpose()?;
+    let name = b.name.as_deref().map(|n| validate::name("name", n)).transpose()?;
     let guild = core
         .store
         .write(move |w| {
@@ -156,43 +127,27 @@ async fn update(
     Ok(HttpResponse::Ok().json(guild))
 }
 
-async fn delete(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<Id>,
-) -> Result<HttpResponse, AppError> {
+async fn delete(core: CoreData, caller: Caller, path: web::Path<Id>) -> Result<HttpResponse, AppError> {
     let gid = path.into_inner();
     let ga = GuildAccess::load(&core.store.read()?, gid, caller.user.id)?;
     if !ga.is_owner() {
-        return Err(AppError::new(
-            "missing_permissions",
-            "only the owner may delete a guild",
-        ));
+        return Err(AppError::new("missing_permissions", "only the owner may delete a guild"));
     }
-    core.store
-        .write(move |w| Ok::<_, AppError>(w.delete_guild(gid)?))
-        .await?;
+    core.store.write(move |w| Ok::<_, AppError>(w.delete_guild(gid)?)).await?;
     access::reload(&core, gid, Change::Deleted).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn leave(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<Id>,
-) -> Result<HttpResponse, AppError> {
+async fn leave(core: CoreData, caller: Caller, path: web::Path<Id>) -> Result<HttpResponse, AppError> {
     let gid = path.into_inner();
     let uid = caller.user.id;
     let ga = GuildAccess::load(&core.store.read()?, gid, uid)?;
     if ga.is_owner() {
-        return Err(AppError::conflict(
-            "the owner cannot leave; delete the guild instead",
-        ));
+        return Err(AppError::conflict("the owner cannot leave; delete the guild instead"));
     }
     core.store
         .write(move |w| {
-            w.member_record(gid, uid)?
-                .ok_or_else(AppError::unknown_guild)?;
+            w.member_record(gid, uid)?.ok_or_else(AppError::unknown_guild)?;
             w.delete_member(gid, uid)?;
             Ok::<_, AppError>(())
         })

@@ -11,9 +11,7 @@ use crate::actors::Core;
 use crate::auth::new_invite_code;
 use crate::errors::AppError;
 use crate::model::{Guild, Id, Invite, Permissions};
-use crate::protocol::limits::{
-    MAX_GUILDS_PER_USER, MAX_INVITES_PER_GUILD, MAX_INVITE_AGE_SECS, MAX_INVITE_USES,
-};
+use crate::protocol::limits::{MAX_GUILDS_PER_USER, MAX_INVITES_PER_GUILD, MAX_INVITE_AGE_SECS, MAX_INVITE_USES};
 use crate::store::{MemberRecord, Read, Write};
 use crate::util::now_ms;
 
@@ -44,21 +42,14 @@ async fn create(
 ) -> Result<HttpResponse, AppError> {
     let cid = path.into_inner();
     let ca = ChannelAccess::load(&core.store.read()?, cid, caller.user.id)?;
-    let gid = ca
-        .channel
-        .guild_id
-        .ok_or_else(|| AppError::invalid("invites are for guild channels"))?;
+    let gid = ca.channel.guild_id.ok_or_else(|| AppError::invalid("invites are for guild channels"))?;
     ca.require(Permissions::CREATE_INVITES)?;
     if b.max_uses.is_some_and(|m| m == 0 || m > MAX_INVITE_USES) {
-        return Err(AppError::invalid(format!(
-            "max_uses must be 1–{MAX_INVITE_USES}"
-        )));
+        return Err(AppError::invalid(format!("max_uses must be 1–{MAX_INVITE_USES}")));
     }
     let age = b.max_age_secs.unwrap_or(MAX_INVITE_AGE_SECS);
     if age > MAX_INVITE_AGE_SECS {
-        return Err(AppError::invalid(format!(
-            "max_age_secs must be 0–{MAX_INVITE_AGE_SECS}"
-        )));
+        return Err(AppError::invalid(format!("max_age_secs must be 0–{MAX_INVITE_AGE_SECS}")));
     }
     let now = now_ms();
     let invite = Invite {
@@ -75,9 +66,7 @@ async fn create(
     core.store
         .write(move |w| {
             if w.guild_invites(gid)?.len() >= MAX_INVITES_PER_GUILD {
-                return Err(AppError::limit(format!(
-                    "a guild may have at most {MAX_INVITES_PER_GUILD} invites"
-                )));
+                return Err(AppError::limit(format!("a guild may have at most {MAX_INVITES_PER_GUILD} invites")));
             }
             if w.invite(&inv.code)?.is_some() {
                 return Err(AppError::conflict("invite code collision; try again"));
@@ -89,11 +78,7 @@ async fn create(
     Ok(HttpResponse::Created().json(invite))
 }
 
-async fn list(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<Id>,
-) -> Result<HttpResponse, AppError> {
+async fn list(core: CoreData, caller: Caller, path: web::Path<Id>) -> Result<HttpResponse, AppError> {
     let gid = path.into_inner();
     let r = core.store.read()?;
     let ga = GuildAccess::load(&r, gid, caller.user.id)?;
@@ -112,21 +97,13 @@ struct Preview {
 }
 
 fn usable(r: &impl Read, code: &str) -> Result<Invite, AppError> {
-    r.invite(code)?
-        .filter(|i| i.is_usable(now_ms()))
-        .ok_or_else(AppError::unknown_invite)
+    r.invite(code)?.filter(|i| i.is_usable(now_ms())).ok_or_else(AppError::unknown_invite)
 }
 
-async fn preview(
-    core: CoreData,
-    _caller: Caller,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
+async fn preview(core: CoreData, _caller: Caller, path: web::Path<String>) -> Result<HttpResponse, AppError> {
     let r = core.store.read()?;
     let inv = usable(&r, &path)?;
-    let guild = r
-        .guild(inv.guild_id)?
-        .ok_or_else(AppError::unknown_invite)?;
+    let guild = r.guild(inv.guild_id)?.ok_or_else(AppError::unknown_invite)?;
     let channel_name = r.channel(inv.channel_id)?.and_then(|c| c.name);
     Ok(HttpResponse::Ok().json(Preview {
         code: inv.code,
@@ -138,39 +115,23 @@ async fn preview(
     }))
 }
 
-async fn join(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
+async fn join(core: CoreData, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, AppError> {
     let code = path.into_inner();
     let uid = caller.user.id;
     let guild = core
         .store
         .write(move |w| {
             let mut inv = usable(w, &code)?;
-            let guild = w
-                .guild(inv.guild_id)?
-                .ok_or_else(AppError::unknown_invite)?;
+            let guild = w.guild(inv.guild_id)?.ok_or_else(AppError::unknown_invite)?;
             if w.member_record(guild.id, uid)?.is_some() {
                 return Err(AppError::conflict("you are already a member of this guild"));
             }
             if w.user_guild_ids(uid)?.len() >= MAX_GUILDS_PER_USER {
-                return Err(AppError::limit(format!(
-                    "a user may be in at most {MAX_GUILDS_PER_USER} guilds"
-                )));
+                return Err(AppError::limit(format!("a user may be in at most {MAX_GUILDS_PER_USER} guilds")));
             }
             inv.uses += 1;
             w.put_invite(&inv)?;
-            w.put_member(
-                guild.id,
-                uid,
-                &MemberRecord {
-                    roles: Vec::new(),
-                    nick: None,
-                    joined_at: now_ms(),
-                },
-            )?;
+            w.put_member(guild.id, uid, &MemberRecord { roles: Vec::new(), nick: None, joined_at: now_ms() })?;
             Ok(guild)
         })
         .await?;
@@ -178,16 +139,11 @@ async fn join(
     Ok(HttpResponse::Ok().json(guild))
 }
 
-async fn revoke(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
+async fn revoke(core: CoreData, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, AppError> {
     let code = path.into_inner();
     let r = core.store.read()?;
     let inv = r.invite(&code)?.ok_or_else(AppError::unknown_invite)?;
-    let ga = GuildAccess::load(&r, inv.guild_id, caller.user.id)
-        .map_err(|_| AppError::unknown_invite())?;
+    let ga = GuildAccess::load(&r, inv.guild_id, caller.user.id).map_err(|_| AppError::unknown_invite())?;
     if inv.inviter_id != caller.user.id {
         ga.require(Permissions::MANAGE_GUILD)?;
     }

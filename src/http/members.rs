@@ -21,14 +21,8 @@ pub fn routes(cfg: &mut super::Routes<'_>) {
         .route("/guilds/{id}/members/{user}", web::get().to(get))
         .route("/guilds/{id}/members/{user}", web::patch().to(update))
         .route("/guilds/{id}/members/{user}", web::delete().to(kick))
-        .route(
-            "/guilds/{id}/members/{user}/roles/{role}",
-            web::put().to(add_role),
-        )
-        .route(
-            "/guilds/{id}/members/{user}/roles/{role}",
-            web::delete().to(remove_role),
-        );
+        .route("/guilds/{id}/members/{user}/roles/{role}", web::put().to(add_role))
+        .route("/guilds/{id}/members/{user}/roles/{role}", web::delete().to(remove_role));
 }
 
 type CoreData = web::Data<Arc<Core>>;
@@ -50,19 +44,12 @@ async fn list(
     GuildAccess::load(&r, gid, caller.user.id)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=MAX_MEMBERS_PAGE).contains(&limit) {
-        return Err(AppError::new(
-            "invalid_query",
-            format!("limit must be 1–{MAX_MEMBERS_PAGE}"),
-        ));
+        return Err(AppError::new("invalid_query", format!("limit must be 1–{MAX_MEMBERS_PAGE}")));
     }
     Ok(HttpResponse::Ok().json(r.members(gid, q.after, limit as usize)?))
 }
 
-async fn get(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<(Id, Id)>,
-) -> Result<HttpResponse, AppError> {
+async fn get(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Result<HttpResponse, AppError> {
     let (gid, uid) = path.into_inner();
     let r = core.store.read()?;
     GuildAccess::load(&r, gid, caller.user.id)?;
@@ -85,20 +72,11 @@ fn check_role_change(ga: &GuildAccess, target: Id, old: &[Id], new: &[Id]) -> Re
     if !target_is_self && !can_manage_member(&ga.perms(), ga.user, &ga.member_roles, target, old) {
         return Err(AppError::hierarchy("that member"));
     }
-    let changed = old
-        .iter()
-        .filter(|r| !new.contains(r))
-        .chain(new.iter().filter(|r| !old.contains(r)));
+    let changed = old.iter().filter(|r| !new.contains(r)).chain(new.iter().filter(|r| !old.contains(r)));
     for rid in changed {
-        let role = ga
-            .roles
-            .iter()
-            .find(|r| r.id == *rid)
-            .ok_or_else(AppError::unknown_role)?;
+        let role = ga.roles.iter().find(|r| r.id == *rid).ok_or_else(AppError::unknown_role)?;
         if role.id == ga.guild.id {
-            return Err(AppError::invalid(
-                "@everyone cannot be assigned; every member has it",
-            ));
+            return Err(AppError::invalid("@everyone cannot be assigned; every member has it"));
         }
         ga.require_above(role.position, &format!("role {}", role.name))?;
     }
@@ -113,11 +91,7 @@ async fn update(
 ) -> Result<HttpResponse, AppError> {
     let (gid, uid) = path.into_inner();
     let ga = GuildAccess::load(&core.store.read()?, gid, caller.user.id)?;
-    let current = core
-        .store
-        .read()?
-        .member_record(gid, uid)?
-        .ok_or_else(AppError::unknown_member)?;
+    let current = core.store.read()?.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
     let nick = match b.nick {
         Some(n) => {
             if uid == caller.user.id {
@@ -143,9 +117,7 @@ async fn update(
     };
     core.store
         .write(move |w| {
-            let mut m = w
-                .member_record(gid, uid)?
-                .ok_or_else(AppError::unknown_member)?;
+            let mut m = w.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
             if let Some(n) = nick {
                 m.nick = n;
             }
@@ -157,11 +129,7 @@ async fn update(
         })
         .await?;
     access::reload(&core, gid, Change::Member(uid)).await;
-    let m = core
-        .store
-        .read()?
-        .member(gid, uid)?
-        .ok_or_else(AppError::unknown_member)?;
+    let m = core.store.read()?.member(gid, uid)?.ok_or_else(AppError::unknown_member)?;
     Ok(HttpResponse::Ok().json(m))
 }
 
@@ -174,11 +142,7 @@ async fn set_role(
     add: bool,
 ) -> Result<HttpResponse, AppError> {
     let ga = GuildAccess::load(&core.store.read()?, gid, caller.user.id)?;
-    let current = core
-        .store
-        .read()?
-        .member_record(gid, uid)?
-        .ok_or_else(AppError::unknown_member)?;
+    let current = core.store.read()?.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
     let mut new = current.roles.clone();
     new.retain(|r| *r != rid);
     if add {
@@ -187,9 +151,7 @@ async fn set_role(
     check_role_change(&ga, uid, &current.roles, &new)?;
     core.store
         .write(move |w| {
-            let mut m = w
-                .member_record(gid, uid)?
-                .ok_or_else(AppError::unknown_member)?;
+            let mut m = w.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
             m.roles.retain(|r| *r != rid);
             if add {
                 w.role(gid, rid)?.ok_or_else(AppError::unknown_role)?;
@@ -203,52 +165,33 @@ async fn set_role(
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn add_role(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<(Id, Id, Id)>,
-) -> Result<HttpResponse, AppError> {
+async fn add_role(core: CoreData, caller: Caller, path: web::Path<(Id, Id, Id)>) -> Result<HttpResponse, AppError> {
     let (g, u, r) = path.into_inner();
     set_role(core, caller, g, u, r, true).await
 }
 
-async fn remove_role(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<(Id, Id, Id)>,
-) -> Result<HttpResponse, AppError> {
+async fn remove_role(core: CoreData, caller: Caller, path: web::Path<(Id, Id, Id)>) -> Result<HttpResponse, AppError> {
     let (g, u, r) = path.into_inner();
     set_role(core, caller, g, u, r, false).await
 }
 
-async fn kick(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<(Id, Id)>,
-) -> Result<HttpResponse, AppError> {
+async fn kick(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Result<HttpResponse, AppError> {
     let (gid, uid) = path.into_inner();
     let ga = GuildAccess::load(&core.store.read()?, gid, caller.user.id)?;
-    let target = core
-        .store
-        .read()?
-        .member_record(gid, uid)?
-        .ok_or_else(AppError::unknown_member)?;
+    let target = core.store.read()?.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
     ga.require(Permissions::KICK_MEMBERS)?;
     if uid == ga.guild.owner_id {
         return Err(AppError::hierarchy("the owner"));
     }
     if uid == ga.user {
-        return Err(AppError::invalid(
-            "use DELETE /users/@me/guilds/{id} to leave",
-        ));
+        return Err(AppError::invalid("use DELETE /users/@me/guilds/{id} to leave"));
     }
     if !can_manage_member(&ga.perms(), ga.user, &ga.member_roles, uid, &target.roles) {
         return Err(AppError::hierarchy("that member"));
     }
     core.store
         .write(move |w| {
-            w.member_record(gid, uid)?
-                .ok_or_else(AppError::unknown_member)?;
+            w.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
             w.delete_member(gid, uid)?;
             Ok::<_, AppError>(())
         })

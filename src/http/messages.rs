@@ -44,31 +44,19 @@ async fn history(
     ca.require(Permissions::READ_MESSAGE_HISTORY)?;
     let limit = q.limit.unwrap_or(DEFAULT_HISTORY_LIMIT);
     if !(1..=MAX_HISTORY_LIMIT).contains(&limit) {
-        return Err(AppError::new(
-            "invalid_query",
-            format!("limit must be 1–{MAX_HISTORY_LIMIT}"),
-        ));
+        return Err(AppError::new("invalid_query", format!("limit must be 1–{MAX_HISTORY_LIMIT}")));
     }
     let query = match (q.before, q.after, q.around) {
         (None, None, None) => HistoryQuery::Latest,
         (Some(b), None, None) => HistoryQuery::Before(b),
         (None, Some(a), None) => HistoryQuery::After(a),
         (None, None, Some(x)) => HistoryQuery::Around(x),
-        _ => {
-            return Err(AppError::new(
-                "invalid_query",
-                "give at most one of before, after, around",
-            ))
-        }
+        _ => return Err(AppError::new("invalid_query", "give at most one of before, after, around")),
     };
     Ok(HttpResponse::Ok().json(r.history(cid, query, limit as usize)?))
 }
 
-async fn get(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<(Id, Id)>,
-) -> Result<HttpResponse, AppError> {
+async fn get(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Result<HttpResponse, AppError> {
     let (cid, mid) = path.into_inner();
     let r = core.store.read()?;
     let ca = ChannelAccess::load(&r, cid, caller.user.id)?;
@@ -95,35 +83,15 @@ async fn send(
     ChannelAccess::load(&core.store.read()?, cid, caller.user.id)?;
     let content = validate::content(&b.content)?;
     let nonce = validate::nonce(b.nonce)?;
-    let channel = core
-        .registry
-        .channel(&core, cid)?
-        .ok_or_else(AppError::unknown_channel)?;
-    let m = channel
-        .send(SendToChannel {
-            author: caller.user,
-            content,
-            nonce,
-        })
-        .await??;
+    let channel = core.registry.channel(&core, cid)?.ok_or_else(AppError::unknown_channel)?;
+    let m = channel.send(SendToChannel { author: caller.user, content, nonce }).await??;
     Ok(HttpResponse::Created().json(m))
 }
 
-async fn typing(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<Id>,
-) -> Result<HttpResponse, AppError> {
+async fn typing(core: CoreData, caller: Caller, path: web::Path<Id>) -> Result<HttpResponse, AppError> {
     let cid = path.into_inner();
     ChannelAccess::load(&core.store.read()?, cid, caller.user.id)?;
-    let channel = core
-        .registry
-        .channel(&core, cid)?
-        .ok_or_else(AppError::unknown_channel)?;
-    channel
-        .send(Typing {
-            user_id: caller.user.id,
-        })
-        .await??;
+    let channel = core.registry.channel(&core, cid)?.ok_or_else(AppError::unknown_channel)?;
+    channel.send(Typing { user_id: caller.user.id }).await??;
     Ok(HttpResponse::NoContent().finish())
 }

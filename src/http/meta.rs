@@ -20,17 +20,11 @@ async fn healthz() -> HttpResponse {
 
 async fn readyz(core: web::Data<Arc<Core>>) -> HttpResponse {
     match core.store.read().and_then(|r| r.guild(crate::model::Id(0))) {
-        Ok(_) => HttpResponse::Ok()
-            .content_type("text/plain")
-            .body("ready\n"),
-        Err(e) => HttpResponse::ServiceUnavailable()
-            .content_type("text/plain")
-            .body(format!("storage: {e}\n")),
+        Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ready\n"),
+        Err(e) => HttpResponse::ServiceUnavailable().content_type("text/plain").body(format!("storage: {e}\n")),
     }
 }
 
 async fn metrics() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(crate::metrics::render())
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(crate::metrics::render())
 }

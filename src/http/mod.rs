@@ -39,30 +39,43 @@ impl Routes<'_> {
     /// After every real route: a method-less fallback per path.
     fn finish(self) {
         for p in self.paths {
-            self.cfg
-                .route(p, web::route().to(error::method_not_allowed));
+            self.cfg.route(p, web::route().to(error::method_not_allowed));
         }
     }
+}
+
+/// REST requests per IP and per token (`REST_PER_IP`, `REST_PER_TOKEN`): 429 past them.
+async fn rate_limit(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let core = req.app_data::<web::Data<std::sync::Arc<crate::actors::Core>>>().cloned();
+    if let (Some(core), Some(ip)) = (core, req.peer_addr().map(|a| a.ip())) {
+        let token = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if let Err(e) = core.limits.rest(ip, token) {
+            return Ok(req.error_response(e));
+        }
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// Mount every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
-        web::PathConfig::default()
-            .error_handler(|_, _| AppError::new("not_found", "no such resource").into()),
+        web::PathConfig::default().error_handler(|_, _| AppError::new("not_found", "no such resource").into()),
     )
     .app_data(
-        web::QueryConfig::default().error_handler(|e, _| {
-            AppError::new("invalid_query", format!("invalid query: {e}")).into()
-        }),
+        web::QueryConfig::default()
+            .error_handler(|e, _| AppError::new("invalid_query", format!("invalid query: {e}")).into()),
     )
     .route("/gateway", web::get().to(gateway::upgrade))
     .configure(meta::routes)
-    .service(web::scope("/api/v1").configure(|cfg| {
-        let mut r = Routes {
-            cfg,
-            paths: Vec::new(),
-        };
+    .service(web::scope("/api/v1").wrap(actix_web::middleware::from_fn(rate_limit)).configure(|cfg| {
+        let mut r = Routes { cfg, paths: Vec::new() };
         accounts::routes(&mut r);
         guilds::routes(&mut r);
         members::routes(&mut r);

@@ -27,11 +27,7 @@ pub fn routes(cfg: &mut super::Routes<'_>) {
 
 type CoreData = web::Data<Arc<Core>>;
 
-async fn list(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<Id>,
-) -> Result<HttpResponse, AppError> {
+async fn list(core: CoreData, caller: Caller, path: web::Path<Id>) -> Result<HttpResponse, AppError> {
     let ga = GuildAccess::load(&core.store.read()?, path.into_inner(), caller.user.id)?;
     Ok(HttpResponse::Ok().json(ga.roles))
 }
@@ -44,10 +40,7 @@ fn check_grantable(ga: &GuildAccess, p: Permissions) -> Result<(), AppError> {
     } else {
         Err(AppError::new(
             "missing_permissions",
-            format!(
-                "cannot grant permissions you do not have: {}",
-                extra.names().join(", ")
-            ),
+            format!("cannot grant permissions you do not have: {}", extra.names().join(", ")),
         ))
     }
 }
@@ -92,9 +85,7 @@ async fn create(
         .write(move |w| {
             let roles = w.roles(gid)?;
             if roles.len() >= MAX_ROLES_PER_GUILD {
-                return Err(AppError::limit(format!(
-                    "a guild may have at most {MAX_ROLES_PER_GUILD} roles"
-                )));
+                return Err(AppError::limit(format!("a guild may have at most {MAX_ROLES_PER_GUILD} roles")));
             }
             // New roles go to the bottom (just above @everyone); the others move up.
             for mut other in roles.into_iter().filter(|x| x.id != gid) {
@@ -126,12 +117,7 @@ async fn update(
 ) -> Result<HttpResponse, AppError> {
     let (gid, rid) = path.into_inner();
     let ga = GuildAccess::load(&core.store.read()?, gid, caller.user.id)?;
-    let role = ga
-        .roles
-        .iter()
-        .find(|r| r.id == rid)
-        .cloned()
-        .ok_or_else(AppError::unknown_role)?;
+    let role = ga.roles.iter().find(|r| r.id == rid).cloned().ok_or_else(AppError::unknown_role)?;
     ga.require(Permissions::MANAGE_ROLES)?;
     let is_everyone = rid == gid;
     if !is_everyone {
@@ -173,19 +159,10 @@ async fn update(
     Ok(HttpResponse::Ok().json(updated))
 }
 
-async fn delete(
-    core: CoreData,
-    caller: Caller,
-    path: web::Path<(Id, Id)>,
-) -> Result<HttpResponse, AppError> {
+async fn delete(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Result<HttpResponse, AppError> {
     let (gid, rid) = path.into_inner();
     let ga = GuildAccess::load(&core.store.read()?, gid, caller.user.id)?;
-    let role = ga
-        .roles
-        .iter()
-        .find(|r| r.id == rid)
-        .cloned()
-        .ok_or_else(AppError::unknown_role)?;
+    let role = ga.roles.iter().find(|r| r.id == rid).cloned().ok_or_else(AppError::unknown_role)?;
     ga.require(Permissions::MANAGE_ROLES)?;
     if rid == gid {
         return Err(AppError::invalid("@everyone cannot be deleted"));
@@ -219,10 +196,7 @@ async fn reorder(
     ga.require(Permissions::MANAGE_ROLES)?;
     let mut roles: Vec<Role> = ga.roles.iter().filter(|r| r.id != gid).cloned().collect();
     for p in &b {
-        let role = roles
-            .iter_mut()
-            .find(|r| r.id == p.id)
-            .ok_or_else(AppError::unknown_role)?;
+        let role = roles.iter_mut().find(|r| r.id == p.id).ok_or_else(AppError::unknown_role)?;
         if p.position < 1 {
             return Err(AppError::invalid("positions start at 1 (0 is @everyone)"));
         }

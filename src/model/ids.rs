@@ -78,14 +78,10 @@ impl<'de> Deserialize<'de> for Id {
                 Ok(Id(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Id, E> {
-                u64::try_from(v)
-                    .map(Id)
-                    .map_err(|_| E::custom("id must not be negative"))
+                u64::try_from(v).map(Id).map_err(|_| E::custom("id must not be negative"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
-                v.parse::<u64>()
-                    .map(Id)
-                    .map_err(|_| E::custom("id string must be a decimal unsigned integer"))
+                v.parse::<u64>().map(Id).map_err(|_| E::custom("id string must be a decimal unsigned integer"))
             }
         }
         d.deserialize_any(IdVisitor)
@@ -108,10 +104,7 @@ pub struct IdGenerator {
 impl IdGenerator {
     /// A generator for `worker` (clamped to [`MAX_WORKER`]).
     pub fn new(worker: u16) -> Self {
-        IdGenerator {
-            worker: u64::from(worker.min(MAX_WORKER)),
-            state: AtomicU64::new(0),
-        }
+        IdGenerator { worker: u64::from(worker.min(MAX_WORKER)), state: AtomicU64::new(0) }
     }
 
     /// Make sure every future id is larger than `id`.
@@ -138,10 +131,7 @@ impl IdGenerator {
             // Same or earlier millisecond: bump the sequence (which carries
             // into the millisecond field when it overflows).
             let next = if now > cur { now } else { cur + 1 };
-            match self
-                .state
-                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
-            {
+            match self.state.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
                     let ms = next >> SEQ_BITS;
                     let seq = next & SEQ_MASK;
@@ -227,10 +217,7 @@ mod tests {
     #[test]
     fn id_is_string_in_json_and_integer_in_msgpack() {
         let id = Id(1234567890123456789);
-        assert_eq!(
-            serde_json::to_string(&id).unwrap(),
-            "\"1234567890123456789\""
-        );
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"1234567890123456789\"");
         let back: Id = serde_json::from_str("\"1234567890123456789\"").unwrap();
         assert_eq!(back, id);
         let mp = rmp_serde::to_vec(&id).unwrap();

@@ -135,8 +135,7 @@ impl Permissions {
             | Self::MANAGE_WEBHOOKS.0,
     );
     /// Bits that are meaningless without SEND_MESSAGES.
-    const NEEDS_SEND: Permissions =
-        Permissions(Self::MENTION_EVERYONE.0 | Self::ATTACH_FILES.0 | Self::EMBED_LINKS.0);
+    const NEEDS_SEND: Permissions = Permissions(Self::MENTION_EVERYONE.0 | Self::ATTACH_FILES.0 | Self::EMBED_LINKS.0);
     /// Bits that are meaningless without CONNECT.
     const NEEDS_CONNECT: Permissions = Permissions(
         Self::SPEAK.0
@@ -189,11 +188,7 @@ impl Permissions {
 
     /// The names of the defined bits that are set, in bit order.
     pub fn names(self) -> Vec<&'static str> {
-        Self::FLAGS
-            .iter()
-            .filter(|(_, flag)| self.contains(*flag))
-            .map(|(name, _)| *name)
-            .collect()
+        Self::FLAGS.iter().filter(|(_, flag)| self.contains(*flag)).map(|(name, _)| *name).collect()
     }
 }
 
@@ -327,31 +322,18 @@ pub struct GuildPerms<'a> {
 }
 
 /// The roles that apply to a member: @everyone plus the listed roles that exist.
-fn held_roles<'a>(
-    g: &GuildPerms<'a>,
-    member_roles: &'a [Id],
-) -> impl Iterator<Item = &'a RolePerms> {
+fn held_roles<'a>(g: &GuildPerms<'a>, member_roles: &'a [Id]) -> impl Iterator<Item = &'a RolePerms> {
     let guild_id = g.guild_id;
-    g.roles
-        .iter()
-        .filter(move |r| r.id == guild_id || member_roles.contains(&r.id))
+    g.roles.iter().filter(move |r| r.id == guild_id || member_roles.contains(&r.id))
 }
 
 /// Merged (allow, deny) of the overwrites matching `pred`, masked to channel scope.
-fn merged(
-    overwrites: &[Overwrite],
-    pred: impl Fn(&Overwrite) -> bool,
-) -> (Permissions, Permissions) {
+fn merged(overwrites: &[Overwrite], pred: impl Fn(&Overwrite) -> bool) -> (Permissions, Permissions) {
     let (allow, deny) = overwrites
         .iter()
         .filter(|o| pred(o))
-        .fold((Permissions::NONE, Permissions::NONE), |(a, d), o| {
-            (a | o.allow, d | o.deny)
-        });
-    (
-        allow & Permissions::CHANNEL_SCOPED,
-        deny & Permissions::CHANNEL_SCOPED,
-    )
+        .fold((Permissions::NONE, Permissions::NONE), |(a, d), o| (a | o.allow, d | o.deny));
+    (allow & Permissions::CHANNEL_SCOPED, deny & Permissions::CHANNEL_SCOPED)
 }
 
 /// Whether `o` is the @everyone overwrite.
@@ -360,11 +342,7 @@ fn is_everyone(g: &GuildPerms, o: &Overwrite) -> bool {
 }
 
 /// The guild role behind `o` if it is a role overwrite for a role the member holds.
-fn held_role_overwrite<'a>(
-    g: &GuildPerms<'a>,
-    member_roles: &[Id],
-    o: &Overwrite,
-) -> Option<&'a RolePerms> {
+fn held_role_overwrite<'a>(g: &GuildPerms<'a>, member_roles: &[Id], o: &Overwrite) -> Option<&'a RolePerms> {
     if o.kind != OverwriteKind::Role || o.id == g.guild_id || !member_roles.contains(&o.id) {
         return None;
     }
@@ -390,21 +368,14 @@ pub fn base_permissions(g: &GuildPerms, user: Id, member_roles: &[Id]) -> Permis
 }
 
 /// Permissions of `user` in a channel with `overwrites`.
-pub fn channel_permissions(
-    g: &GuildPerms,
-    user: Id,
-    member_roles: &[Id],
-    overwrites: &[Overwrite],
-) -> Permissions {
+pub fn channel_permissions(g: &GuildPerms, user: Id, member_roles: &[Id], overwrites: &[Overwrite]) -> Permissions {
     let mut p = base_permissions(g, user, member_roles);
     if p.contains(Permissions::ADMINISTRATOR) {
         return Permissions::ALL;
     }
     let steps = [
         merged(overwrites, |o| is_everyone(g, o)),
-        merged(overwrites, |o| {
-            held_role_overwrite(g, member_roles, o).is_some()
-        }),
+        merged(overwrites, |o| held_role_overwrite(g, member_roles, o).is_some()),
         merged(overwrites, |o| is_member(user, o)),
     ];
     for (allow, deny) in steps {
@@ -490,21 +461,13 @@ pub struct Explanation {
 
 /// The highest-position role among `roles` (ties: lowest id), if any.
 fn highest<'a>(roles: impl Iterator<Item = &'a RolePerms>) -> Option<Id> {
-    roles
-        .max_by_key(|r| (r.position, std::cmp::Reverse(r.id)))
-        .map(|r| r.id)
+    roles.max_by_key(|r| (r.position, std::cmp::Reverse(r.id))).map(|r| r.id)
 }
 
 /// Account for every bit of `user`'s permissions at guild level (`None`) or in a channel.
-pub fn explain(
-    g: &GuildPerms,
-    user: Id,
-    member_roles: &[Id],
-    overwrites: Option<&[Overwrite]>,
-) -> Explanation {
-    let admin_role = highest(
-        held_roles(g, member_roles).filter(|r| r.permissions.contains(Permissions::ADMINISTRATOR)),
-    );
+pub fn explain(g: &GuildPerms, user: Id, member_roles: &[Id], overwrites: Option<&[Overwrite]>) -> Explanation {
+    let admin_role =
+        highest(held_roles(g, member_roles).filter(|r| r.permissions.contains(Permissions::ADMINISTRATOR)));
     let mut bits: Vec<BitExplanation> = Permissions::FLAGS
         .iter()
         .map(|&(name, flag)| {
@@ -513,18 +476,12 @@ pub fn explain(
             } else if let Some(role_id) = admin_role {
                 (true, Source::Administrator { role_id })
             } else {
-                match highest(held_roles(g, member_roles).filter(|r| r.permissions.contains(flag)))
-                {
+                match highest(held_roles(g, member_roles).filter(|r| r.permissions.contains(flag))) {
                     Some(role_id) => (true, Source::Role { role_id }),
                     None => (false, Source::NotGranted),
                 }
             };
-            BitExplanation {
-                name,
-                bit: flag.0.trailing_zeros(),
-                allowed,
-                decided_by,
-            }
+            BitExplanation { name, bit: flag.0.trailing_zeros(), allowed, decided_by }
         })
         .collect();
     let bypass = user == g.owner_id || admin_role.is_some();
@@ -537,18 +494,15 @@ pub fn explain(
                 b.allowed = allowed;
                 b.decided_by = decided_by;
             };
-            let says =
-                |o: &Overwrite, allow: bool| if allow { o.allow } else { o.deny }.contains(flag);
+            let says = |o: &Overwrite, allow: bool| if allow { o.allow } else { o.deny }.contains(flag);
             for allow in [false, true] {
                 if ows.iter().any(|o| is_everyone(g, o) && says(o, allow)) {
                     set(allow, Source::EveryoneOverwrite { allow });
                 }
             }
             for allow in [false, true] {
-                let roles = ows
-                    .iter()
-                    .filter(|o| says(o, allow))
-                    .filter_map(|o| held_role_overwrite(g, member_roles, o));
+                let roles =
+                    ows.iter().filter(|o| says(o, allow)).filter_map(|o| held_role_overwrite(g, member_roles, o));
                 if let Some(role_id) = highest(roles) {
                     set(allow, Source::RoleOverwrite { role_id, allow });
                 }
@@ -569,17 +523,10 @@ pub fn explain(
             strip(&mut bits, Permissions::NEEDS_SEND, Source::ImplicitNoSend);
         }
         if !p.contains(Permissions::CONNECT) {
-            strip(
-                &mut bits,
-                Permissions::NEEDS_CONNECT,
-                Source::ImplicitNoConnect,
-            );
+            strip(&mut bits, Permissions::NEEDS_CONNECT, Source::ImplicitNoConnect);
         }
     }
-    Explanation {
-        permissions: allowed_set(&bits),
-        bits,
-    }
+    Explanation { permissions: allowed_set(&bits), bits }
 }
 
 /// Clear the still-allowed bits of `mask`, crediting `source`.
@@ -594,17 +541,12 @@ fn strip(bits: &mut [BitExplanation], mask: Permissions, source: Source) {
 
 /// The set of bits marked allowed.
 fn allowed_set(bits: &[BitExplanation]) -> Permissions {
-    bits.iter()
-        .filter(|b| b.allowed)
-        .fold(Permissions::NONE, |p, b| p | Permissions(1 << b.bit))
+    bits.iter().filter(|b| b.allowed).fold(Permissions::NONE, |p, b| p | Permissions(1 << b.bit))
 }
 
 /// The member's highest role position (@everyone's, or 0, when they hold none).
 pub fn highest_position(g: &GuildPerms, member_roles: &[Id]) -> i32 {
-    held_roles(g, member_roles)
-        .map(|r| r.position)
-        .max()
-        .unwrap_or(0)
+    held_roles(g, member_roles).map(|r| r.position).max().unwrap_or(0)
 }
 
 /// Whether `actor` outranks a role at `role_position` (permission bits checked separately).
@@ -613,13 +555,7 @@ pub fn can_manage_role(g: &GuildPerms, actor: Id, actor_roles: &[Id], role_posit
 }
 
 /// Whether `actor` outranks `target` (kick, ban, nickname, role edits).
-pub fn can_manage_member(
-    g: &GuildPerms,
-    actor: Id,
-    actor_roles: &[Id],
-    target: Id,
-    target_roles: &[Id],
-) -> bool {
+pub fn can_manage_member(g: &GuildPerms, actor: Id, actor_roles: &[Id], target: Id, target_roles: &[Id]) -> bool {
     if target == g.owner_id {
         return actor == g.owner_id;
     }
@@ -649,30 +585,16 @@ mod tests {
         RolePerms { id: MOD, position: 2, permissions: MOD_P },
         RolePerms { id: ADMIN, position: 5, permissions: P::ADMINISTRATOR },
     ];
-    const G: GuildPerms<'static> = GuildPerms {
-        guild_id: GUILD,
-        owner_id: OWNER,
-        roles: ROLES,
-    };
+    const G: GuildPerms<'static> = GuildPerms { guild_id: GUILD, owner_id: OWNER, roles: ROLES };
 
     fn everyone(allow: P, deny: P) -> Overwrite {
         role(GUILD, allow, deny)
     }
     fn role(id: Id, allow: P, deny: P) -> Overwrite {
-        Overwrite {
-            id,
-            kind: OverwriteKind::Role,
-            allow,
-            deny,
-        }
+        Overwrite { id, kind: OverwriteKind::Role, allow, deny }
     }
     fn member(id: Id, allow: P, deny: P) -> Overwrite {
-        Overwrite {
-            id,
-            kind: OverwriteKind::Member,
-            allow,
-            deny,
-        }
+        Overwrite { id, kind: OverwriteKind::Member, allow, deny }
     }
 
     /// One resolution scenario; `ows: None` means guild level.
@@ -684,20 +606,8 @@ mod tests {
         expected: P,
     }
 
-    fn case(
-        name: &'static str,
-        user: Id,
-        roles: &'static [Id],
-        ows: Option<Vec<Overwrite>>,
-        expected: P,
-    ) -> Case {
-        Case {
-            name,
-            user,
-            roles,
-            ows,
-            expected,
-        }
+    fn case(name: &'static str, user: Id, roles: &'static [Id], ows: Option<Vec<Overwrite>>, expected: P) -> Case {
+        Case { name, user, roles, ows, expected }
     }
 
     #[test]
@@ -804,12 +714,7 @@ mod tests {
         for c in &cases {
             let ex = explain(&G, c.user, c.roles, c.ows.as_deref());
             let b = ex.bits.iter().find(|b| P(1 << b.bit) == c.bit);
-            assert_eq!(
-                b.map(|b| (b.allowed, b.decided_by)),
-                Some(c.expected),
-                "{}",
-                c.name
-            );
+            assert_eq!(b.map(|b| (b.allowed, b.decided_by)), Some(c.expected), "{}", c.name);
         }
     }
 
@@ -854,14 +759,8 @@ mod tests {
         assert_eq!(!P::ALL, N);
         let mut p = P::VIEW_CHANNEL | P::SEND_MESSAGES;
         assert_eq!(p.names(), ["view_channel", "send_messages"]);
-        assert_eq!(
-            format!("{p:?}"),
-            "Permissions(view_channel | send_messages)"
-        );
-        assert_eq!(
-            format!("{:?}", P(1 << 40 | 1)),
-            "Permissions(create_invites | 0x10000000000)"
-        );
+        assert_eq!(format!("{p:?}"), "Permissions(view_channel | send_messages)");
+        assert_eq!(format!("{:?}", P(1 << 40 | 1)), "Permissions(create_invites | 0x10000000000)");
         p.remove(P::SEND_MESSAGES);
         p.insert(P::SPEAK);
         assert!(p.intersects(P::SPEAK | P::BAN_MEMBERS) && !p.contains(P::SPEAK | P::BAN_MEMBERS));
@@ -886,22 +785,13 @@ mod tests {
 
         let ow = role(MOD, P::VIEW_CHANNEL, N);
         let json = serde_json::to_string(&ow).unwrap();
-        assert_eq!(
-            json,
-            r#"{"id":"102","kind":"role","allow":"1024","deny":"0"}"#
-        );
+        assert_eq!(json, r#"{"id":"102","kind":"role","allow":"1024","deny":"0"}"#);
         assert_eq!(serde_json::from_str::<Overwrite>(&json).unwrap(), ow);
         let mp = rmp_serde::to_vec(&ow).unwrap();
         assert_eq!(rmp_serde::from_slice::<Overwrite>(&mp).unwrap(), ow);
-        let src = Source::RoleOverwrite {
-            role_id: MOD,
-            allow: true,
-        };
+        let src = Source::RoleOverwrite { role_id: MOD, allow: true };
         let json = serde_json::to_string(&src).unwrap();
-        assert_eq!(
-            json,
-            r#"{"kind":"role_overwrite","role_id":"102","allow":true}"#
-        );
+        assert_eq!(json, r#"{"kind":"role_overwrite","role_id":"102","allow":true}"#);
         let json = serde_json::to_string(&Source::NotGranted).unwrap();
         assert_eq!(json, r#"{"kind":"not_granted"}"#);
     }
@@ -922,12 +812,7 @@ mod tests {
         /// Sparse bits, unknown ones included; ADMINISTRATOR is rare.
         fn perms(&mut self) -> P {
             let bits = self.next() & self.next() & !P::ADMINISTRATOR.0;
-            P(bits
-                | if self.below(20) == 0 {
-                    P::ADMINISTRATOR.0
-                } else {
-                    0
-                })
+            P(bits | if self.below(20) == 0 { P::ADMINISTRATOR.0 } else { 0 })
         }
         /// 100 is @everyone, 101..=105 exist, 106 and 107 are unknown.
         fn role_id(&mut self) -> Id {
@@ -939,9 +824,7 @@ mod tests {
         use Source::*;
         match s {
             Owner | Administrator { .. } | Role { .. } => true,
-            EveryoneOverwrite { allow }
-            | RoleOverwrite { allow, .. }
-            | MemberOverwrite { allow } => allow,
+            EveryoneOverwrite { allow } | RoleOverwrite { allow, .. } | MemberOverwrite { allow } => allow,
             NotGranted | ImplicitNoView | ImplicitNoSend | ImplicitNoConnect => false,
         }
     }
@@ -950,24 +833,12 @@ mod tests {
     fn explain_matches_resolution_on_generated_inputs() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         for _ in 0..5000 {
-            let mut roles = vec![RolePerms {
-                id: GUILD,
-                position: 0,
-                permissions: rng.perms(),
-            }];
+            let mut roles = vec![RolePerms { id: GUILD, position: 0, permissions: rng.perms() }];
             for id in 101..106 {
                 let position = rng.below(4) as i32;
-                roles.push(RolePerms {
-                    id: Id(id),
-                    position,
-                    permissions: rng.perms(),
-                });
+                roles.push(RolePerms { id: Id(id), position, permissions: rng.perms() });
             }
-            let g = GuildPerms {
-                guild_id: GUILD,
-                owner_id: Id(1 + rng.below(6)),
-                roles: &roles,
-            };
+            let g = GuildPerms { guild_id: GUILD, owner_id: Id(1 + rng.below(6)), roles: &roles };
             let user = Id(1 + rng.below(3));
             let member_roles: Vec<Id> = (0..rng.below(5)).map(|_| rng.role_id()).collect();
             let ows: Vec<Overwrite> = (0..rng.below(7))
@@ -976,12 +847,7 @@ mod tests {
                         0 => (Id(1 + rng.below(3)), OverwriteKind::Member),
                         _ => (rng.role_id(), OverwriteKind::Role),
                     };
-                    Overwrite {
-                        id,
-                        kind,
-                        allow: rng.perms(),
-                        deny: rng.perms(),
-                    }
+                    Overwrite { id, kind, allow: rng.perms(), deny: rng.perms() }
                 })
                 .collect();
             let base = base_permissions(&g, user, &member_roles);
@@ -989,10 +855,7 @@ mod tests {
             let guild_ex = explain(&g, user, &member_roles, None);
             let chan_ex = explain(&g, user, &member_roles, Some(&ows));
             for (ex, want) in [(guild_ex, base), (chan_ex, chan)] {
-                assert_eq!(
-                    ex.permissions, want,
-                    "{g:?} {user:?} {member_roles:?} {ows:?}"
-                );
+                assert_eq!(ex.permissions, want, "{g:?} {user:?} {member_roles:?} {ows:?}");
                 assert_eq!(ex.bits.len(), P::FLAGS.len());
                 for (b, &(name, flag)) in ex.bits.iter().zip(P::FLAGS) {
                     assert_eq!((b.name, b.allowed), (name, want.contains(flag)));

@@ -29,21 +29,10 @@ pub struct GuildSnapshot {
 
 impl GuildSnapshot {
     /// Build a snapshot.
-    pub fn new(
-        guild: Guild,
-        roles: Vec<Role>,
-        mut channels: Vec<Channel>,
-        members: HashMap<Id, MemberRoles>,
-    ) -> Self {
+    pub fn new(guild: Guild, roles: Vec<Role>, mut channels: Vec<Channel>, members: HashMap<Id, MemberRoles>) -> Self {
         channels.sort_by_key(|c| (c.position, c.id));
         let role_perms = role_perms(&roles);
-        GuildSnapshot {
-            guild,
-            roles,
-            channels,
-            members,
-            role_perms,
-        }
+        GuildSnapshot { guild, roles, channels, members, role_perms }
     }
 
     /// Replace the roles (keeps the permission table in step).
@@ -62,11 +51,7 @@ impl GuildSnapshot {
 
     /// The permission inputs for the pure functions.
     pub fn perms(&self) -> GuildPerms<'_> {
-        GuildPerms {
-            guild_id: self.guild.id,
-            owner_id: self.guild.owner_id,
-            roles: &self.role_perms,
-        }
+        GuildPerms { guild_id: self.guild.id, owner_id: self.guild.owner_id, roles: &self.role_perms }
     }
 
     /// A channel by id.
@@ -85,39 +70,25 @@ impl GuildSnapshot {
     /// Permissions of a user in one channel (NONE if not a member or no such channel).
     pub fn channel_permissions(&self, user: Id, channel: &Channel) -> Permissions {
         match self.members.get(&user) {
-            Some(m) => {
-                permissions::channel_permissions(&self.perms(), user, &m.roles, &channel.overwrites)
-            }
+            Some(m) => permissions::channel_permissions(&self.perms(), user, &m.roles, &channel.overwrites),
             None => Permissions::NONE,
         }
     }
 
     /// Whether a user may see a channel.
     pub fn can_view(&self, user: Id, channel: &Channel) -> bool {
-        self.channel_permissions(user, channel)
-            .contains(Permissions::VIEW_CHANNEL)
+        self.channel_permissions(user, channel).contains(Permissions::VIEW_CHANNEL)
     }
 
     /// The channels a user may see.
     pub fn visible_channels(&self, user: Id) -> BTreeSet<Id> {
-        self.channels
-            .iter()
-            .filter(|c| self.can_view(user, c))
-            .map(|c| c.id)
-            .collect()
+        self.channels.iter().filter(|c| self.can_view(user, c)).map(|c| c.id).collect()
     }
 }
 
 /// Permission table for roles.
 pub fn role_perms(roles: &[Role]) -> Vec<RolePerms> {
-    roles
-        .iter()
-        .map(|r| RolePerms {
-            id: r.id,
-            position: r.position,
-            permissions: r.permissions,
-        })
-        .collect()
+    roles.iter().map(|r| RolePerms { id: r.id, position: r.position, permissions: r.permissions }).collect()
 }
 
 #[cfg(test)]
@@ -127,12 +98,7 @@ mod tests {
     use crate::model::ChannelKind;
 
     fn snapshot() -> GuildSnapshot {
-        let g = Guild {
-            id: Id(1),
-            name: "g".into(),
-            owner_id: Id(10),
-            created_at: 0,
-        };
+        let g = Guild { id: Id(1), name: "g".into(), owner_id: Id(10), created_at: 0 };
         let everyone = Role {
             id: Id(1),
             guild_id: Id(1),
@@ -153,6 +119,7 @@ mod tests {
             overwrites: vec![],
             recipients: vec![],
             owner_id: None,
+            rate_limit_per_user: 0,
             created_at: 0,
         };
         let mut secret = public.clone();
@@ -163,10 +130,8 @@ mod tests {
             allow: Permissions::NONE,
             deny: Permissions::VIEW_CHANNEL,
         }];
-        let members = [(Id(10), vec![]), (Id(11), vec![])]
-            .into_iter()
-            .map(|(u, roles)| (u, MemberRoles { roles }))
-            .collect();
+        let members =
+            [(Id(10), vec![]), (Id(11), vec![])].into_iter().map(|(u, roles)| (u, MemberRoles { roles })).collect();
         GuildSnapshot::new(g, vec![everyone], vec![secret, public], members)
     }
 
@@ -174,14 +139,8 @@ mod tests {
     fn visibility_follows_overwrites_owner_and_membership() {
         let s = snapshot();
         assert_eq!(s.visible_channels(Id(10)).len(), 2, "owner sees all");
-        assert_eq!(
-            s.visible_channels(Id(11)).into_iter().collect::<Vec<_>>(),
-            vec![Id(100)]
-        );
-        assert!(
-            s.visible_channels(Id(12)).is_empty(),
-            "non-member sees nothing"
-        );
+        assert_eq!(s.visible_channels(Id(11)).into_iter().collect::<Vec<_>>(), vec![Id(100)]);
+        assert!(s.visible_channels(Id(12)).is_empty(), "non-member sees nothing");
         assert_eq!(s.base_permissions(Id(12)), Permissions::NONE);
     }
 }

@@ -72,10 +72,7 @@ pub enum ChannelKind {
 impl ChannelKind {
     /// Whether channels of this kind belong to a guild.
     pub fn is_guild(self) -> bool {
-        matches!(
-            self,
-            ChannelKind::Text | ChannelKind::Voice | ChannelKind::Category
-        )
+        matches!(self, ChannelKind::Text | ChannelKind::Voice | ChannelKind::Category)
     }
 
     /// Whether messages can be sent in channels of this kind.
@@ -109,6 +106,10 @@ pub struct Channel {
     pub recipients: Vec<Id>,
     /// Owner of a group DM (may add and remove people).
     pub owner_id: Option<Id>,
+    /// Slow mode: seconds each member must wait between messages (0 = off;
+    /// members who may manage messages or the channel are exempt).
+    #[serde(default)]
+    pub rate_limit_per_user: u32,
     /// Unix milliseconds at creation.
     pub created_at: u64,
 }
@@ -161,11 +162,7 @@ pub struct Author {
 
 impl From<&User> for Author {
     fn from(u: &User) -> Self {
-        Author {
-            id: u.id,
-            username: u.username.clone(),
-            display_name: u.display_name.clone(),
-        }
+        Author { id: u.id, username: u.username.clone(), display_name: u.display_name.clone() }
     }
 }
 

@@ -13,19 +13,13 @@ pub struct Invalid {
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> Invalid {
-    Invalid {
-        field,
-        reason: reason.into(),
-    }
+    Invalid { field, reason: reason.into() }
 }
 
 fn chars_between(field: &'static str, s: &str, min: usize, max: usize) -> Result<(), Invalid> {
     let n = s.chars().count();
     if n < min || n > max {
-        return Err(invalid(
-            field,
-            format!("must be {min}–{max} characters (got {n})"),
-        ));
+        return Err(invalid(field, format!("must be {min}–{max} characters (got {n})")));
     }
     Ok(())
 }
@@ -40,14 +34,8 @@ fn no_control_chars(field: &'static str, s: &str) -> Result<(), Invalid> {
 /// Usernames: 2–32 characters of letters, digits, `_`, `.` and `-`.
 pub fn username(s: &str) -> Result<String, Invalid> {
     chars_between("username", s, MIN_USERNAME_CHARS, MAX_USERNAME_CHARS)?;
-    if !s
-        .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'))
-    {
-        return Err(invalid(
-            "username",
-            "may contain only letters, digits, '_', '.' and '-'",
-        ));
+    if !s.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+        return Err(invalid("username", "may contain only letters, digits, '_', '.' and '-'"));
     }
     Ok(s.to_string())
 }
@@ -103,10 +91,9 @@ pub fn content(s: &str) -> Result<String, Invalid> {
 /// Client nonces: up to 64 bytes.
 pub fn nonce(s: Option<String>) -> Result<Option<String>, Invalid> {
     match s {
-        Some(n) if n.len() > MAX_NONCE_BYTES => Err(invalid(
-            "nonce",
-            format!("must be at most {MAX_NONCE_BYTES} bytes"),
-        )),
+        Some(n) if n.len() > MAX_NONCE_BYTES => {
+            Err(invalid("nonce", format!("must be at most {MAX_NONCE_BYTES} bytes")))
+        }
         other => Ok(other),
     }
 }

@@ -67,10 +67,7 @@ impl<'de> Deserialize<'de> for Header {
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a frame object {op, d}")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Header, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
                 let mut op = None;
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     if key == "op" {
@@ -79,8 +76,7 @@ impl<'de> Deserialize<'de> for Header {
                         map.next_value::<serde::de::IgnoredAny>()?;
                     }
                 }
-                op.map(|op| Header { op })
-                    .ok_or_else(|| serde::de::Error::missing_field("op"))
+                op.map(|op| Header { op }).ok_or_else(|| serde::de::Error::missing_field("op"))
             }
         }
         d.deserialize_map(V)
@@ -118,25 +114,12 @@ pub fn msgpack_from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String
 /// `op` or if the op is not one a client may send.
 pub fn decode_op(bytes: &[u8], enc: Encoding) -> Result<Op, DecodeError> {
     let h: Header = from_slice(bytes, enc).map_err(|e| DecodeError::Malformed(enc_name(enc), e))?;
-    u8::try_from(h.op)
-        .ok()
-        .and_then(Op::from_u8)
-        .filter(|op| op.client_may_send())
-        .ok_or(DecodeError::UnknownOp(h.op))
+    u8::try_from(h.op).ok().and_then(Op::from_u8).filter(|op| op.client_may_send()).ok_or(DecodeError::UnknownOp(h.op))
 }
 
 /// Decode the `d` of a client frame as `T`. Unknown fields are ignored.
-pub fn decode_data<T: DeserializeOwned>(
-    bytes: &[u8],
-    enc: Encoding,
-    op: Op,
-) -> Result<T, DecodeError> {
-    from_slice::<Body<T>>(bytes, enc)
-        .map(|b| b.d)
-        .map_err(|detail| DecodeError::InvalidData {
-            op: op.name(),
-            detail,
-        })
+pub fn decode_data<T: DeserializeOwned>(bytes: &[u8], enc: Encoding, op: Op) -> Result<T, DecodeError> {
+    from_slice::<Body<T>>(bytes, enc).map(|b| b.d).map_err(|detail| DecodeError::InvalidData { op: op.name(), detail })
 }
 
 /// Encode a payload once in the given encoding.
@@ -170,15 +153,7 @@ struct OutFrame<'a, T: Serialize + ?Sized> {
 
 /// Encode a non-dispatch server frame (`s` and `t` are null).
 pub fn encode_frame<T: Serialize + ?Sized>(op: Op, d: &T, enc: Encoding) -> Bytes {
-    encode_payload(
-        &OutFrame {
-            op,
-            d,
-            s: None,
-            t: None,
-        },
-        enc,
-    )
+    encode_payload(&OutFrame { op, d, s: None, t: None }, enc)
 }
 
 /// One event's payload, encoded once and shared by every recipient.
@@ -289,16 +264,10 @@ mod tests {
 
     #[test]
     fn shared_dispatch_decodes_as_a_normal_frame_in_both_encodings() {
-        let sample = Sample {
-            id: Id(u64::MAX - 7),
-            content: "héllo".into(),
-        };
+        let sample = Sample { id: Id(u64::MAX - 7), content: "héllo".into() };
         let ev = SharedEvent::new("MESSAGE_CREATE", &sample, true);
         let mp: Decoded = rmp_serde::from_slice(&ev.frame(42, Encoding::MsgPack)).unwrap();
-        assert_eq!(
-            (mp.op, mp.s, mp.t.as_deref()),
-            (0, Some(42), Some("MESSAGE_CREATE"))
-        );
+        assert_eq!((mp.op, mp.s, mp.t.as_deref()), (0, Some(42), Some("MESSAGE_CREATE")));
         assert_eq!(mp.d, sample);
         let js_bytes = ev.frame(u64::MAX, Encoding::Json);
         let js: Decoded = serde_json::from_slice(&js_bytes).unwrap();
@@ -317,36 +286,14 @@ mod tests {
 
     #[test]
     fn decode_op_rejects_garbage_and_server_ops() {
-        assert!(matches!(
-            decode_op(b"{", Encoding::Json),
-            Err(DecodeError::Malformed(..))
-        ));
-        assert!(matches!(
-            decode_op(b"[1]", Encoding::Json),
-            Err(DecodeError::Malformed(..))
-        ));
-        assert!(matches!(
-            decode_op(b"{\"op\":\"1\"}", Encoding::Json),
-            Err(DecodeError::Malformed(..))
-        ));
-        assert!(matches!(
-            decode_op(b"{\"op\":10}", Encoding::Json),
-            Err(DecodeError::UnknownOp(10))
-        ));
-        assert!(matches!(
-            decode_op(b"{\"op\":99999}", Encoding::Json),
-            Err(DecodeError::UnknownOp(99999))
-        ));
-        assert_eq!(
-            decode_op(b"{\"op\":1,\"d\":null}", Encoding::Json).unwrap(),
-            Op::Heartbeat
-        );
-        assert!(matches!(
-            decode_op(&[0xc1, 0xff], Encoding::MsgPack),
-            Err(DecodeError::Malformed(..))
-        ));
-        let mp =
-            rmp_serde::to_vec_named(&serde_json::json!({"op": 2, "d": {"token": "x"}})).unwrap();
+        assert!(matches!(decode_op(b"{", Encoding::Json), Err(DecodeError::Malformed(..))));
+        assert!(matches!(decode_op(b"[1]", Encoding::Json), Err(DecodeError::Malformed(..))));
+        assert!(matches!(decode_op(b"{\"op\":\"1\"}", Encoding::Json), Err(DecodeError::Malformed(..))));
+        assert!(matches!(decode_op(b"{\"op\":10}", Encoding::Json), Err(DecodeError::UnknownOp(10))));
+        assert!(matches!(decode_op(b"{\"op\":99999}", Encoding::Json), Err(DecodeError::UnknownOp(99999))));
+        assert_eq!(decode_op(b"{\"op\":1,\"d\":null}", Encoding::Json).unwrap(), Op::Heartbeat);
+        assert!(matches!(decode_op(&[0xc1, 0xff], Encoding::MsgPack), Err(DecodeError::Malformed(..))));
+        let mp = rmp_serde::to_vec_named(&serde_json::json!({"op": 2, "d": {"token": "x"}})).unwrap();
         assert_eq!(decode_op(&mp, Encoding::MsgPack).unwrap(), Op::Identify);
     }
 
@@ -368,11 +315,7 @@ mod tests {
 
     #[test]
     fn non_dispatch_frames_have_null_s_and_t() {
-        let b = encode_frame(
-            Op::Hello,
-            &serde_json::json!({"heartbeat_interval": 5}),
-            Encoding::Json,
-        );
+        let b = encode_frame(Op::Hello, &serde_json::json!({"heartbeat_interval": 5}), Encoding::Json);
         let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(v["op"], 10);
         assert!(v["s"].is_null() && v["t"].is_null());

@@ -48,6 +48,8 @@ pub const MAX_NAME_CHARS: usize = 100;
 /// Maximum channel topic length, in characters.
 pub const MAX_TOPIC_CHARS: usize = 1024;
 
+/// Longest slow-mode interval (`rate_limit_per_user`), in seconds (6 hours).
+pub const MAX_SLOWMODE_SECS: u32 = 21_600;
 /// Channels (including categories) per guild.
 pub const MAX_CHANNELS_PER_GUILD: usize = 500;
 /// Roles per guild, including @everyone.

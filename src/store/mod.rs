@@ -69,13 +69,7 @@ macro_rules! from_redb {
         }
     )*};
 }
-from_redb!(
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+from_redb!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
@@ -88,10 +82,8 @@ pub struct Store {
 impl Store {
     /// Open (or create) the database in `data_dir`, migrate it, and start the writer.
     pub fn open(data_dir: &Path, ids: Arc<IdGenerator>) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| StoreError::DataDir { path: data_dir.to_path_buf(), source })?;
         let db = Database::create(data_dir.join(DB_FILE))?;
         Self::from_database(db, ids)
     }
@@ -103,11 +95,7 @@ impl Store {
         let high_water = write::id_high_water(&txn)?;
         txn.commit()?;
         if found != SCHEMA_VERSION {
-            tracing::info!(
-                from = found,
-                to = SCHEMA_VERSION,
-                "migrated database schema"
-            );
+            tracing::info!(from = found, to = SCHEMA_VERSION, "migrated database schema");
         }
         ids.advance_past(crate::model::Id(high_water));
         let db = Arc::new(db);

@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tables::*;
 use super::StoreError;
-use crate::model::{
-    Channel, Guild, Id, Invite, Member, Message, Role, TokenRecord, User, UserRecord,
-};
+use crate::model::{Channel, Guild, Id, Invite, Member, Message, Role, TokenRecord, User, UserRecord};
 
 /// A member as stored: the user part is joined from `USERS` on read.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -35,14 +33,8 @@ pub enum HistoryQuery {
     Around(Id),
 }
 
-pub(super) fn decode<T: DeserializeOwned>(
-    table: &'static str,
-    bytes: &[u8],
-) -> Result<T, StoreError> {
-    rmp_serde::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        table,
-        detail: e.to_string(),
-    })
+pub(super) fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    rmp_serde::from_slice(bytes).map_err(|e| StoreError::Corrupt { table, detail: e.to_string() })
 }
 
 pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -166,12 +158,7 @@ pub trait Read {
     }
 
     /// A page of members with user id > `after`, ordered by user id.
-    fn members(
-        &self,
-        guild: Id,
-        after: Option<Id>,
-        limit: usize,
-    ) -> Result<Vec<Member>, StoreError> {
+    fn members(&self, guild: Id, after: Option<Id>, limit: usize) -> Result<Vec<Member>, StoreError> {
         let start = after.map_or(0, |a| a.0.saturating_add(1));
         let recs: Vec<(u64, MemberRecord)> = {
             let t = self.table(MEMBERS)?;
@@ -254,12 +241,7 @@ pub trait Read {
     }
 
     /// A page of history, always returned oldest first.
-    fn history(
-        &self,
-        channel: Id,
-        q: HistoryQuery,
-        limit: usize,
-    ) -> Result<Vec<Message>, StoreError> {
+    fn history(&self, channel: Id, q: HistoryQuery, limit: usize) -> Result<Vec<Message>, StoreError> {
         let c = channel.0;
         let t = self.table(MESSAGES)?;
         let mut out: Vec<Message> = Vec::with_capacity(limit);
@@ -322,13 +304,7 @@ pub trait Read {
 
 /// Combine a stored member record with its user.
 pub fn join_member(guild: Id, user: User, rec: MemberRecord) -> Member {
-    Member {
-        guild_id: guild,
-        user,
-        roles: rec.roles,
-        nick: rec.nick,
-        joined_at: rec.joined_at,
-    }
+    Member { guild_id: guild, user, roles: rec.roles, nick: rec.nick, joined_at: rec.joined_at }
 }
 
 impl Read for ReadTransaction {

@@ -53,10 +53,7 @@ pub fn migrate(txn: &WriteTransaction) -> Result<u64, StoreError> {
         v.unwrap_or(0)
     };
     if found > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            found,
-            supported: SCHEMA_VERSION,
-        });
+        return Err(StoreError::SchemaTooNew { found, supported: SCHEMA_VERSION });
     }
     if found < 1 {
         // Version 0 → 1: create every table, so readers never meet a missing one.
@@ -77,7 +74,6 @@ pub fn migrate(txn: &WriteTransaction) -> Result<u64, StoreError> {
         txn.open_table(USER_CHANNELS)?;
     }
     // Future steps go here: `if found < 2 { ... }`.
-    txn.open_table(META)?
-        .insert("schema_version", SCHEMA_VERSION)?;
+    txn.open_table(META)?.insert("schema_version", SCHEMA_VERSION)?;
     Ok(found)
 }

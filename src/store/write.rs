@@ -67,18 +67,14 @@ pub trait Write {
 
 impl Write for WriteTransaction {
     fn put_user(&self, rec: &UserRecord, username_key: &str) -> Result<(), StoreError> {
-        self.open_table(USERS)?
-            .insert(rec.user.id.0, encode(rec).as_slice())?;
-        self.open_table(USERNAMES)?
-            .insert(username_key, rec.user.id.0)?;
+        self.open_table(USERS)?.insert(rec.user.id.0, encode(rec).as_slice())?;
+        self.open_table(USERNAMES)?.insert(username_key, rec.user.id.0)?;
         Ok(())
     }
 
     fn put_token(&self, hash: &[u8], rec: &TokenRecord) -> Result<(), StoreError> {
-        self.open_table(TOKENS)?
-            .insert(hash, encode(rec).as_slice())?;
-        self.open_table(USER_TOKENS)?
-            .insert((rec.user_id.0, rec.id.0), hash)?;
+        self.open_table(TOKENS)?.insert(hash, encode(rec).as_slice())?;
+        self.open_table(USER_TOKENS)?.insert((rec.user_id.0, rec.id.0), hash)?;
         Ok(())
     }
 
@@ -89,8 +85,7 @@ impl Write for WriteTransaction {
     }
 
     fn put_guild(&self, g: &Guild) -> Result<(), StoreError> {
-        self.open_table(GUILDS)?
-            .insert(g.id.0, encode(g).as_slice())?;
+        self.open_table(GUILDS)?.insert(g.id.0, encode(g).as_slice())?;
         Ok(())
     }
 
@@ -119,8 +114,7 @@ impl Write for WriteTransaction {
     }
 
     fn put_channel(&self, c: &Channel) -> Result<(), StoreError> {
-        self.open_table(CHANNELS)?
-            .insert(c.id.0, encode(c).as_slice())?;
+        self.open_table(CHANNELS)?.insert(c.id.0, encode(c).as_slice())?;
         if let Some(g) = c.guild_id {
             self.open_table(GUILD_CHANNELS)?.insert((g.0, c.id.0), ())?;
         }
@@ -132,14 +126,12 @@ impl Write for WriteTransaction {
         if let Some(g) = c.guild_id {
             self.open_table(GUILD_CHANNELS)?.remove((g.0, c.id.0))?;
         }
-        self.open_table(MESSAGES)?
-            .retain_in(all_of(c.id), |_, _| false)?;
+        self.open_table(MESSAGES)?.retain_in(all_of(c.id), |_, _| false)?;
         Ok(())
     }
 
     fn put_role(&self, r: &Role) -> Result<(), StoreError> {
-        self.open_table(ROLES)?
-            .insert((r.guild_id.0, r.id.0), encode(r).as_slice())?;
+        self.open_table(ROLES)?.insert((r.guild_id.0, r.id.0), encode(r).as_slice())?;
         Ok(())
     }
 
@@ -165,10 +157,8 @@ impl Write for WriteTransaction {
     }
 
     fn put_member(&self, guild: Id, user: Id, rec: &MemberRecord) -> Result<(), StoreError> {
-        self.open_table(MEMBERS)?
-            .insert((guild.0, user.0), encode(rec).as_slice())?;
-        self.open_table(USER_GUILDS)?
-            .insert((user.0, guild.0), ())?;
+        self.open_table(MEMBERS)?.insert((guild.0, user.0), encode(rec).as_slice())?;
+        self.open_table(USER_GUILDS)?.insert((user.0, guild.0), ())?;
         Ok(())
     }
 
@@ -179,10 +169,8 @@ impl Write for WriteTransaction {
     }
 
     fn put_invite(&self, i: &Invite) -> Result<(), StoreError> {
-        self.open_table(INVITES)?
-            .insert(i.code.as_str(), encode(i).as_slice())?;
-        self.open_table(GUILD_INVITES)?
-            .insert((i.guild_id.0, i.code.as_str()), ())?;
+        self.open_table(INVITES)?.insert(i.code.as_str(), encode(i).as_slice())?;
+        self.open_table(GUILD_INVITES)?.insert((i.guild_id.0, i.code.as_str()), ())?;
         Ok(())
     }
 
@@ -193,8 +181,7 @@ impl Write for WriteTransaction {
     }
 
     fn put_message(&self, m: &Message) -> Result<(), StoreError> {
-        self.open_table(MESSAGES)?
-            .insert((m.channel_id.0, m.id.0), encode(m).as_slice())?;
+        self.open_table(MESSAGES)?.insert((m.channel_id.0, m.id.0), encode(m).as_slice())?;
         Ok(())
     }
 
@@ -205,14 +192,12 @@ impl Write for WriteTransaction {
     }
 
     fn add_user_channel(&self, user: Id, channel: Id) -> Result<(), StoreError> {
-        self.open_table(USER_CHANNELS)?
-            .insert((user.0, channel.0), ())?;
+        self.open_table(USER_CHANNELS)?.insert((user.0, channel.0), ())?;
         Ok(())
     }
 
     fn remove_user_channel(&self, user: Id, channel: Id) -> Result<(), StoreError> {
-        self.open_table(USER_CHANNELS)?
-            .remove((user.0, channel.0))?;
+        self.open_table(USER_CHANNELS)?.remove((user.0, channel.0))?;
         Ok(())
     }
 }

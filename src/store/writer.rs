@@ -67,9 +67,7 @@ where
     fn finish(self: Box<Self>, committed: Result<(), &str>) {
         let out = match (committed, self.result) {
             (Ok(()), Some(r)) => r,
-            (Ok(()), None) => Err(E::from(StoreError::CommitFailed(
-                "write was not applied".into(),
-            ))),
+            (Ok(()), None) => Err(E::from(StoreError::CommitFailed("write was not applied".into()))),
             (Err(e), _) => Err(E::from(StoreError::CommitFailed(e.to_string()))),
         };
         // The requester may have gone away; the write is durable regardless.
@@ -98,16 +96,11 @@ impl WriterHandle {
         F: FnOnce(&WriteTransaction) -> Result<R, E> + Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
-        let job = TypedJob {
-            f: Some(f),
-            result: None,
-            reply,
-        };
+        let job = TypedJob { f: Some(f), result: None, reply };
         if self.tx.send(Msg::Job(Box::new(job))).is_err() {
             return Err(E::from(StoreError::Closed));
         }
-        rx.await
-            .unwrap_or_else(|_| Err(E::from(StoreError::Closed)))
+        rx.await.unwrap_or_else(|_| Err(E::from(StoreError::Closed)))
     }
 
     pub(super) fn stats(&self) -> Arc<CommitStats> {
@@ -130,9 +123,8 @@ pub(super) fn spawn(db: Arc<Database>, ids: Arc<IdGenerator>) -> WriterHandle {
     let (tx, rx) = mpsc::channel::<Msg>();
     let stats = Arc::new(CommitStats::default());
     let thread_stats = stats.clone();
-    let spawned = std::thread::Builder::new()
-        .name("hearth-writer".into())
-        .spawn(move || run(&db, &ids, &rx, &thread_stats));
+    let spawned =
+        std::thread::Builder::new().name("hearth-writer".into()).spawn(move || run(&db, &ids, &rx, &thread_stats));
     let thread = match spawned {
         Ok(t) => Some(t),
         Err(e) => {
@@ -141,11 +133,7 @@ pub(super) fn spawn(db: Arc<Database>, ids: Arc<IdGenerator>) -> WriterHandle {
             None
         }
     };
-    WriterHandle {
-        tx,
-        stats,
-        thread: Arc::new(parking_lot::Mutex::new(thread)),
-    }
+    WriterHandle { tx, stats, thread: Arc::new(parking_lot::Mutex::new(thread)) }
 }
 
 fn run(db: &Database, ids: &IdGenerator, rx: &mpsc::Receiver<Msg>, stats: &CommitStats) {
@@ -192,11 +180,7 @@ fn run(db: &Database, ids: &IdGenerator, rx: &mpsc::Receiver<Msg>, stats: &Commi
     tracing::debug!("store writer stopped");
 }
 
-fn commit_batch(
-    db: &Database,
-    ids: &IdGenerator,
-    batch: &mut [Box<dyn Job>],
-) -> Result<(), String> {
+fn commit_batch(db: &Database, ids: &IdGenerator, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
     let txn = db.begin_write().map_err(|e| e.to_string())?;
     for job in batch.iter_mut() {
         job.apply(&txn)?;

@@ -14,43 +14,24 @@ use serde_json::{json, Value};
 fn assert_error(st: u16, body: &Value, status: u16, code: &str, what: &str) {
     assert_eq!(st, status, "{what}: {body}");
     assert_eq!(body["code"], code, "{what}: {body}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{what}: error without a message: {body}"
-    );
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: error without a message: {body}");
 }
 
 async fn register(s: &Server, username: &str, password: &str) -> (u16, Value) {
-    req(
-        s,
-        "POST",
-        "/auth/register",
-        None,
-        Some(json!({"username": username, "password": password})),
-    )
-    .await
+    req(s, "POST", "/auth/register", None, Some(json!({"username": username, "password": password}))).await
 }
 
 async fn login_as(s: &Server, username: &str, password: &str, client: &str) -> (u16, Value) {
-    req(
-        s,
-        "POST",
-        "/auth/login",
-        None,
-        Some(json!({"username": username, "password": password, "client": client})),
-    )
-    .await
+    req(s, "POST", "/auth/login", None, Some(json!({"username": username, "password": password, "client": client})))
+        .await
 }
 
 /// A successful login: the user with the new token, and the login session's id.
 async fn login(s: &Server, username: &str, password: &str, client: &str) -> (User, u64) {
     let (st, l) = login_as(s, username, password, client).await;
     assert_eq!(st, 200, "login {username}: {l}");
-    let user = User {
-        id: id(&l["user"]["id"]),
-        name: username.to_string(),
-        token: l["token"].as_str().unwrap().to_string(),
-    };
+    let user =
+        User { id: id(&l["user"]["id"]), name: username.to_string(), token: l["token"].as_str().unwrap().to_string() };
     (user, id(&l["session_id"]))
 }
 
@@ -73,10 +54,7 @@ fn assert_no_secrets(v: &Value, what: &str) {
     keys(v, &mut ks);
     for k in ks {
         let k = k.to_lowercase();
-        assert!(
-            !k.contains("hash") && !k.contains("password") && !k.contains("token"),
-            "{what} exposes {k}: {v}"
-        );
+        assert!(!k.contains("hash") && !k.contains("password") && !k.contains("token"), "{what} exposes {k}: {v}");
     }
 }
 
@@ -135,15 +113,7 @@ async fn registering_and_logging_in() {
 
     // Usernames: 2–32 letters, digits, '_', '.', '-'.
     let too_long = "x".repeat(33);
-    for name in [
-        "a",
-        "",
-        too_long.as_str(),
-        "has space",
-        " alice2",
-        "semi;colon",
-        "tab\tname",
-    ] {
+    for name in ["a", "", too_long.as_str(), "has space", " alice2", "semi;colon", "tab\tname"] {
         let (st, v) = register(&s, name, "password123").await;
         assert_error(st, &v, 400, "invalid_body", &format!("username {name:?}"));
     }
@@ -159,14 +129,7 @@ async fn registering_and_logging_in() {
     let (st, v) = register(&s, "bob", &"p".repeat(257)).await;
     assert_error(st, &v, 400, "invalid_body", "257-character password");
     // Missing fields.
-    let (st, v) = req(
-        &s,
-        "POST",
-        "/auth/register",
-        None,
-        Some(json!({"username": "bob"})),
-    )
-    .await;
+    let (st, v) = req(&s, "POST", "/auth/register", None, Some(json!({"username": "bob"}))).await;
     assert_error(st, &v, 400, "invalid_body", "no password");
     // None of the refused attempts created "bob".
     let (st, v) = login_as(&s, "bob", "password123", "t").await;
@@ -179,18 +142,9 @@ async fn registering_and_logging_in() {
     assert_error(st, &wrong, 401, "invalid_credentials", "wrong password");
     let (st, unknown) = login_as(&s, "nobody", "correct horse", "t").await;
     assert_error(st, &unknown, 401, "invalid_credentials", "unknown user");
-    assert_eq!(
-        wrong, unknown,
-        "the answer must not reveal whether the user exists"
-    );
+    assert_eq!(wrong, unknown, "the answer must not reveal whether the user exists");
     let (st, v) = login_as(&s, "Alice", "Correct horse", "t").await;
-    assert_error(
-        st,
-        &v,
-        401,
-        "invalid_credentials",
-        "password is case-sensitive",
-    );
+    assert_error(st, &v, 401, "invalid_credentials", "password is case-sensitive");
 
     // Login is case-insensitive on the username and returns a fresh token each time.
     let mut tokens = Vec::new();
@@ -203,15 +157,8 @@ async fn registering_and_logging_in() {
         let token = l["token"].as_str().unwrap().to_string();
         // 256 random bits as URL-safe base64 without padding: 43 characters.
         assert_eq!(token.len(), 43, "{token}");
-        assert!(
-            token
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-            "{token}"
-        );
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(&token)
-            .expect("URL-safe base64");
+        assert!(token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{token}");
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&token).expect("URL-safe base64");
         assert_eq!(raw.len(), 32);
         tokens.push(token);
     }
@@ -249,9 +196,7 @@ async fn a_profile_change_reaches_every_live_session() {
     let (mut phone, _) = Gw::identify(&s, &alice_phone, Enc::Json).await;
     let (mut b, _) = Gw::identify(&s, &bob, Enc::Json).await;
 
-    let (st, u) = alice
-        .patch(&s, "/users/@me", json!({"display_name": "  Alice A.  "}))
-        .await;
+    let (st, u) = alice.patch(&s, "/users/@me", json!({"display_name": "  Alice A.  "})).await;
     assert_eq!(st, 200, "{u}");
     assert_eq!(u["display_name"], "Alice A.", "trimmed");
     assert_eq!(u["username"], "alice", "username unchanged");
@@ -274,29 +219,17 @@ async fn a_profile_change_reaches_every_live_session() {
 
     // Too long, or control characters: refused, nothing changes, no event.
     for bad in ["x".repeat(33), "bell\u{7}".to_string()] {
-        let (st, v) = alice
-            .patch(&s, "/users/@me", json!({"display_name": bad}))
-            .await;
-        assert_error(
-            st,
-            &v,
-            400,
-            "invalid_body",
-            &format!("display_name {bad:?}"),
-        );
+        let (st, v) = alice.patch(&s, "/users/@me", json!({"display_name": bad})).await;
+        assert_error(st, &v, 400, "invalid_body", &format!("display_name {bad:?}"));
     }
-    let (st, v) = alice
-        .patch(&s, "/users/@me", json!({"display_name": 5}))
-        .await;
+    let (st, v) = alice.patch(&s, "/users/@me", json!({"display_name": 5})).await;
     assert_error(st, &v, 400, "invalid_body", "display_name as a number");
     laptop.expect_none("USER_UPDATE").await;
     let (_, me) = alice.get(&s, "/users/@me").await;
     assert_eq!(me["display_name"], "Alice A.");
 
     // An empty display name clears it.
-    let (st, u) = alice
-        .patch(&s, "/users/@me", json!({"display_name": ""}))
-        .await;
+    let (st, u) = alice.patch(&s, "/users/@me", json!({"display_name": ""})).await;
     assert_eq!(st, 200, "{u}");
     assert!(u["display_name"].is_null(), "{u}");
     let upd = phone.dispatch("USER_UPDATE").await;
@@ -339,19 +272,12 @@ async fn login_sessions_are_listed_and_revoked_one_by_one() {
     assert_no_secrets(&Value::Array(list.clone()), "session list");
     // From the phone, the phone is the current one.
     let (_, list) = phone.get(&s, "/users/@me/sessions").await;
-    let current: Vec<u64> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|x| x["current"] == true)
-        .map(|x| id(&x["id"]))
-        .collect();
+    let current: Vec<u64> =
+        list.as_array().unwrap().iter().filter(|x| x["current"] == true).map(|x| id(&x["id"])).collect();
     assert_eq!(current, [phone_sid]);
 
     // The laptop revokes the phone: its token stops working and both its connections close.
-    let (st, v) = laptop
-        .delete(&s, &format!("/users/@me/sessions/{phone_sid}"))
-        .await;
+    let (st, v) = laptop.delete(&s, &format!("/users/@me/sessions/{phone_sid}")).await;
     assert_eq!(st, 204, "{v}");
     assert!(!works(&s, &phone).await, "revoked token still works");
     gw_phone.expect_close(4022).await;
@@ -366,20 +292,13 @@ async fn login_sessions_are_listed_and_revoked_one_by_one() {
     gw.send(2, json!({"token": phone.token})).await;
     gw.expect_close(4004).await;
     // Revoking it again, or someone else's login, is unknown_session.
-    let (st, v) = laptop
-        .delete(&s, &format!("/users/@me/sessions/{phone_sid}"))
-        .await;
+    let (st, v) = laptop.delete(&s, &format!("/users/@me/sessions/{phone_sid}")).await;
     assert_error(st, &v, 404, "unknown_session", "already revoked");
     let (_, bob_sessions) = bob.get(&s, "/users/@me/sessions").await;
     let bob_sid = id(&bob_sessions[0]["id"]);
-    let (st, v) = laptop
-        .delete(&s, &format!("/users/@me/sessions/{bob_sid}"))
-        .await;
+    let (st, v) = laptop.delete(&s, &format!("/users/@me/sessions/{bob_sid}")).await;
     assert_error(st, &v, 404, "unknown_session", "someone else's session");
-    assert!(
-        works(&s, &bob).await,
-        "bob's login must survive alice's attempt"
-    );
+    assert!(works(&s, &bob).await, "bob's login must survive alice's attempt");
     let (st, v) = laptop.delete(&s, "/users/@me/sessions/abc").await;
     assert_error(st, &v, 404, "not_found", "non-numeric session id");
 
@@ -396,18 +315,10 @@ async fn login_sessions_are_listed_and_revoked_one_by_one() {
 
     // Only the laptop is left, and it is still served.
     let (_, list) = laptop.get(&s, "/users/@me/sessions").await;
-    let ids: Vec<u64> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| id(&x["id"]))
-        .collect();
+    let ids: Vec<u64> = list.as_array().unwrap().iter().map(|x| id(&x["id"])).collect();
     assert_eq!(ids, [laptop_sid]);
     still_served(&mut gw_laptop).await;
-    assert!(
-        matches!(gw_laptop.next_within(QUIET).await, Err(())),
-        "the laptop's connection must stay open"
-    );
+    assert!(matches!(gw_laptop.next_within(QUIET).await, Err(())), "the laptop's connection must stay open");
     assert!(!s.logged_panic());
 }
 
@@ -420,78 +331,34 @@ async fn changing_the_password_signs_out_every_other_login() {
     let (phone, _) = login(&s, "alice", "old password 1", "phone").await;
     let (mut gw_desk, _) = Gw::identify(&s, &desk, Enc::Json).await;
     let (mut gw_phone, _) = Gw::identify(&s, &phone, Enc::MsgPack).await;
-    let change =
-        |current: &str, new: &str| json!({"current_password": current, "new_password": new});
+    let change = |current: &str, new: &str| json!({"current_password": current, "new_password": new});
 
     // The wrong current password changes nothing.
-    let (st, v) = desk
-        .post(
-            &s,
-            "/users/@me/password",
-            change("not my password", "new password 2"),
-        )
-        .await;
+    let (st, v) = desk.post(&s, "/users/@me/password", change("not my password", "new password 2")).await;
     assert_error(st, &v, 401, "invalid_credentials", "wrong current password");
     // A new password that is too short changes nothing either.
-    let (st, v) = desk
-        .post(&s, "/users/@me/password", change("old password 1", "short"))
-        .await;
+    let (st, v) = desk.post(&s, "/users/@me/password", change("old password 1", "short")).await;
     assert_error(st, &v, 400, "invalid_body", "short new password");
-    let (st, v) = desk
-        .post(
-            &s,
-            "/users/@me/password",
-            json!({"new_password": "new password 2"}),
-        )
-        .await;
+    let (st, v) = desk.post(&s, "/users/@me/password", json!({"new_password": "new password 2"})).await;
     assert_error(st, &v, 400, "invalid_body", "no current password");
-    let (st, v) = req(
-        &s,
-        "POST",
-        "/users/@me/password",
-        None,
-        Some(change("old password 1", "new password 2")),
-    )
-    .await;
-    assert_error(
-        st,
-        &v,
-        401,
-        "unauthorized",
-        "password change without a token",
-    );
+    let (st, v) = req(&s, "POST", "/users/@me/password", None, Some(change("old password 1", "new password 2"))).await;
+    assert_error(st, &v, 401, "unauthorized", "password change without a token");
     assert!(works(&s, &phone).await);
     still_served(&mut gw_phone).await;
     let (st, _) = login_as(&s, "alice", "old password 1", "check").await;
-    assert_eq!(
-        st, 200,
-        "the old password still works after refused changes"
-    );
+    assert_eq!(st, 200, "the old password still works after refused changes");
     let (st, _) = login_as(&s, "alice", "new password 2", "check").await;
     assert_eq!(st, 401);
     // (Clean up the "check" login so only desk and phone remain.)
     let (_, list) = desk.get(&s, "/users/@me/sessions").await;
-    let check: Vec<u64> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|x| x["client"] == "check")
-        .map(|x| id(&x["id"]))
-        .collect();
+    let check: Vec<u64> =
+        list.as_array().unwrap().iter().filter(|x| x["client"] == "check").map(|x| id(&x["id"])).collect();
     assert_eq!(check.len(), 1);
-    let (st, _) = desk
-        .delete(&s, &format!("/users/@me/sessions/{}", check[0]))
-        .await;
+    let (st, _) = desk.delete(&s, &format!("/users/@me/sessions/{}", check[0])).await;
     assert_eq!(st, 204);
 
     // The right current password: 204, every other login is signed out.
-    let (st, v) = desk
-        .post(
-            &s,
-            "/users/@me/password",
-            change("old password 1", "new password 2"),
-        )
-        .await;
+    let (st, v) = desk.post(&s, "/users/@me/password", change("old password 1", "new password 2")).await;
     assert_eq!(st, 204, "{v}");
     assert!(!works(&s, &phone).await, "the other login must be revoked");
     gw_phone.expect_close(4022).await;
@@ -501,10 +368,7 @@ async fn changing_the_password_signs_out_every_other_login() {
     // The login that changed it keeps working, over REST and on its live connection.
     assert!(works(&s, &desk).await);
     still_served(&mut gw_desk).await;
-    assert!(
-        matches!(gw_desk.next_within(QUIET).await, Err(())),
-        "the current login's connection must stay open"
-    );
+    assert!(matches!(gw_desk.next_within(QUIET).await, Err(())), "the current login's connection must stay open");
     let (_, list) = desk.get(&s, "/users/@me/sessions").await;
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
     assert_eq!(list[0]["current"], true);
@@ -520,19 +384,14 @@ async fn changing_the_password_signs_out_every_other_login() {
     // The store keeps neither tokens nor passwords in plain text. Stop the
     // server first so everything is on disk.
     let display = "Findable Display";
-    let (st, _) = desk
-        .patch(&s, "/users/@me", json!({"display_name": display}))
-        .await;
+    let (st, _) = desk.patch(&s, "/users/@me", json!({"display_name": display})).await;
     assert_eq!(st, 200);
     assert!(!s.logged_panic());
     let mut s = s;
     s.terminate().await;
     let bytes = std::fs::read(s.data.join("hearth.redb")).expect("read the redb file");
     // The file is the live one: what was stored in plain text is there.
-    assert!(
-        contains(&bytes, display.as_bytes()),
-        "display name not found: wrong file?"
-    );
+    assert!(contains(&bytes, display.as_bytes()), "display name not found: wrong file?");
     for (what, secret) in [
         ("desk token", desk.token.as_str()),
         ("revoked phone token", phone.token.as_str()),
@@ -540,15 +399,10 @@ async fn changing_the_password_signs_out_every_other_login() {
         ("old password", "old password 1"),
         ("new password", "new password 2"),
     ] {
-        assert!(
-            !contains(&bytes, secret.as_bytes()),
-            "{what} is stored in plain text"
-        );
+        assert!(!contains(&bytes, secret.as_bytes()), "{what} is stored in plain text");
     }
     for t in [&desk.token, &phone.token, &fresh.token] {
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(t)
-            .unwrap();
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t).unwrap();
         assert!(!contains(&bytes, &raw), "a token's raw bytes are stored");
     }
 }
@@ -560,29 +414,20 @@ async fn changing_the_password_signs_out_every_other_login() {
 async fn patching_me_without_a_display_name_keeps_it() {
     let s = Server::start().await;
     let alice = s.user("alice").await;
-    let (st, u) = alice
-        .patch(&s, "/users/@me", json!({"display_name": "Ally"}))
-        .await;
+    let (st, u) = alice.patch(&s, "/users/@me", json!({"display_name": "Ally"})).await;
     assert_eq!(st, 200, "{u}");
     let (mut gw, _) = Gw::identify(&s, &alice, Enc::Json).await;
 
     let (st, u) = alice.patch(&s, "/users/@me", json!({})).await;
     assert_eq!(st, 200, "{u}");
-    assert_eq!(
-        u["display_name"], "Ally",
-        "an empty PATCH cleared the display name"
-    );
+    assert_eq!(u["display_name"], "Ally", "an empty PATCH cleared the display name");
     let (_, me) = alice.get(&s, "/users/@me").await;
     assert_eq!(me["display_name"], "Ally");
 
     // Explicit null clears it.
-    let (st, u) = alice
-        .patch(&s, "/users/@me", json!({"display_name": null}))
-        .await;
+    let (st, u) = alice.patch(&s, "/users/@me", json!({"display_name": null})).await;
     assert_eq!(st, 200, "{u}");
     assert!(u["display_name"].is_null(), "{u}");
-    let upd = gw
-        .dispatch_where("USER_UPDATE", |d| d["display_name"].is_null())
-        .await;
+    let upd = gw.dispatch_where("USER_UPDATE", |d| d["display_name"].is_null()).await;
     assert_eq!(id(&upd["id"]), alice.id);
 }

@@ -36,14 +36,7 @@ impl Chat {
         bob.join(s, &code).await;
         let (a, _) = Gw::identify(s, &alice, Enc::MsgPack).await;
         let (b, _) = Gw::identify(s, &bob, Enc::Json).await;
-        let mut chat = Chat {
-            alice,
-            a,
-            b,
-            channel,
-            round: 0,
-            sent: Vec::new(),
-        };
+        let mut chat = Chat { alice, a, b, channel, round: 0, sent: Vec::new() };
         chat.still_served("the start").await;
         chat
     }
@@ -56,10 +49,7 @@ impl Chat {
         let nonce = format!("a-{}", self.round);
         let acked = self.a.say(self.channel, &text, &nonce).await;
         assert_eq!(acked["content"], text.as_str());
-        let got = self
-            .b
-            .dispatch_where("MESSAGE_CREATE", |d| d["nonce"] == nonce.as_str())
-            .await;
+        let got = self.b.dispatch_where("MESSAGE_CREATE", |d| d["nonce"] == nonce.as_str()).await;
         assert_eq!(got["content"], text.as_str(), "after {after}");
         assert_eq!(id(&got["id"]), id(&acked["id"]));
         self.sent.push(text);
@@ -67,10 +57,7 @@ impl Chat {
             let text = format!("bob #{} after {after}", self.round);
             let nonce = format!("b-{}", self.round);
             self.b.say(self.channel, &text, &nonce).await;
-            let got = self
-                .a
-                .dispatch_where("MESSAGE_CREATE", |d| d["nonce"] == nonce.as_str())
-                .await;
+            let got = self.a.dispatch_where("MESSAGE_CREATE", |d| d["nonce"] == nonce.as_str()).await;
             assert_eq!(got["content"], text.as_str(), "after {after}");
             self.sent.push(text);
         }
@@ -79,17 +66,9 @@ impl Chat {
     /// Nothing was lost and nothing extra was created: the channel's history is
     /// exactly what was sent, in order.
     async fn history_is_exactly_what_was_sent(&self, s: &Server) {
-        let (st, hist) = self
-            .alice
-            .get(s, &format!("/channels/{}/messages?limit=100", self.channel))
-            .await;
+        let (st, hist) = self.alice.get(s, &format!("/channels/{}/messages?limit=100", self.channel)).await;
         assert_eq!(st, 200, "{hist}");
-        let contents: Vec<&str> = hist
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["content"].as_str().unwrap())
-            .collect();
+        let contents: Vec<&str> = hist.as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
         let expected: Vec<&str> = self.sent.iter().map(String::as_str).collect();
         assert_eq!(contents, expected);
     }
@@ -101,10 +80,7 @@ async fn closes_with(s: &Server, enc: Enc, m: WsMessage, code: u16, what: &str) 
     gw.send_raw(m).await;
     match gw.closed().await {
         End::Closed(c, reason) => {
-            assert_eq!(
-                c, code,
-                "{what}: closed with {c} ({reason}), expected {code}"
-            )
+            assert_eq!(c, code, "{what}: closed with {c} ({reason}), expected {code}")
         }
         End::Dropped => panic!("{what}: dropped without a close frame, expected {code}"),
     }
@@ -121,15 +97,12 @@ fn encoded(enc: Enc, v: &Value) -> WsMessage {
 /// Connect with a raw query string where the server is expected to refuse
 /// (no HELLO): return how the connection ended.
 async fn refused(s: &Server, query: &str) -> End {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/gateway{query}", s.addr))
-        .await
-        .expect("ws connect");
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/gateway{query}", s.addr)).await.expect("ws connect");
     match tokio::time::timeout(WAIT, ws.next()).await {
         Err(_) => panic!("{query}: connection not closed in time"),
         Ok(None) | Ok(Some(Err(_))) => End::Dropped,
-        Ok(Some(Ok(WsMessage::Close(Some(cf))))) => {
-            End::Closed(u16::from(cf.code), cf.reason.to_string())
-        }
+        Ok(Some(Ok(WsMessage::Close(Some(cf))))) => End::Closed(u16::from(cf.code), cf.reason.to_string()),
         Ok(Some(Ok(WsMessage::Close(None)))) => End::Closed(1005, String::new()),
         Ok(Some(Ok(m))) => panic!("{query}: expected a close, got {m:?}"),
     }
@@ -139,10 +112,7 @@ async fn refused(s: &Server, query: &str) -> End {
 fn assert_error(st: u16, body: &Value, status: u16, code: &str, what: &str) {
     assert_eq!(st, status, "{what}: {body}");
     assert_eq!(body["code"], code, "{what}: {body}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{what}: error without a message: {body}"
-    );
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: error without a message: {body}");
 }
 
 /// A REST request with a raw body and an explicit Content-Type.
@@ -166,29 +136,17 @@ async fn raw(
     let resp = r.body(body).send().await.expect("request");
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
-    let v = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
+    let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
     (status, v)
 }
 
 /// A REST request with a header set to an arbitrary value.
 async fn with_header(s: &Server, path: &str, name: &str, value: &str) -> (u16, Value) {
     let client = reqwest::Client::builder().timeout(WAIT).build().unwrap();
-    let resp = client
-        .get(s.api(path))
-        .header(name, value)
-        .send()
-        .await
-        .expect("request");
+    let resp = client.get(s.api(path)).header(name, value).send().await.expect("request");
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
 fn nested_json_arrays(depth: usize) -> String {
@@ -223,23 +181,9 @@ async fn gateway_garbage_closes_only_the_sender_with_a_clear_code() {
 
     // Not MessagePack at all: 0xc1 is a marker MessagePack never uses.
     let garbage = vec![0xc1, 0x9f, 0x03, 0xee, 0x51, 0x00, 0xff, 0x7a, 0x12, 0xc1];
-    closes_with(
-        &s,
-        MsgPack,
-        WsMessage::Binary(garbage),
-        4002,
-        "random bytes",
-    )
-    .await;
+    closes_with(&s, MsgPack, WsMessage::Binary(garbage), 4002, "random bytes").await;
     // Valid MessagePack, but a bare integer instead of a {op, d} map.
-    closes_with(
-        &s,
-        MsgPack,
-        WsMessage::Binary(vec![0x05]),
-        4002,
-        "msgpack int",
-    )
-    .await;
+    closes_with(&s, MsgPack, WsMessage::Binary(vec![0x05]), 4002, "msgpack int").await;
     chat.still_served("random MessagePack bytes").await;
 
     for (text, what) in [
@@ -260,23 +204,9 @@ async fn gateway_garbage_closes_only_the_sender_with_a_clear_code() {
 
     // The wrong frame type for the connection's encoding.
     let hb = json!({"op": 1, "d": null});
-    closes_with(
-        &s,
-        MsgPack,
-        WsMessage::Text(hb.to_string()),
-        4002,
-        "text on msgpack",
-    )
-    .await;
+    closes_with(&s, MsgPack, WsMessage::Text(hb.to_string()), 4002, "text on msgpack").await;
     let hb_mp = rmp_serde::to_vec_named(&hb).unwrap();
-    closes_with(
-        &s,
-        Json,
-        WsMessage::Binary(hb_mp.clone()),
-        4002,
-        "binary on JSON",
-    )
-    .await;
+    closes_with(&s, Json, WsMessage::Binary(hb_mp.clone()), 4002, "binary on JSON").await;
     // ... also once identified: Carol's session is closed, not just a fresh socket.
     let (mut c, _) = Gw::identify(&s, &carol, Json).await;
     c.send_raw(WsMessage::Binary(hb_mp)).await;
@@ -286,20 +216,12 @@ async fn gateway_garbage_closes_only_the_sender_with_a_clear_code() {
     // A text frame that is not UTF-8: the server closes with 4002 and serves nothing more.
     let mut gw = Gw::connect(&s, Json).await;
     let bad_utf8 = b"{\"op\":1,\"d\":\"\xff\xfe\xc3\x28\"}".to_vec();
-    gw.send_raw(WsMessage::Frame(WsFrame::message(
-        bad_utf8,
-        OpCode::Data(Data::Text),
-        true,
-    )))
-    .await;
+    gw.send_raw(WsMessage::Frame(WsFrame::message(bad_utf8, OpCode::Data(Data::Text), true))).await;
     gw.expect_close(4002).await;
     // (The server ends the TCP connection shortly after its close frame.)
     gw.send_raw(WsMessage::Text(hb.to_string())).await;
     let after = gw.next_within(WAIT).await;
-    assert!(
-        matches!(after, Ok(None)),
-        "a connection closed for invalid UTF-8 must not be served: {after:?}"
-    );
+    assert!(matches!(after, Ok(None)), "a connection closed for invalid UTF-8 must not be served: {after:?}");
     chat.still_served("invalid UTF-8").await;
 
     // Frames larger than MAX_FRAME_BYTES (64 KiB), in both encodings.
@@ -323,10 +245,7 @@ async fn gateway_garbage_closes_only_the_sender_with_a_clear_code() {
 
     // Commands before IDENTIFY.
     for (op, d) in [
-        (
-            40,
-            json!({"channel_id": chat.channel.to_string(), "content": "sneaky"}),
-        ),
+        (40, json!({"channel_id": chat.channel.to_string(), "content": "sneaky"})),
         (3, json!({"status": "idle"})),
         (42, json!({"channel_id": chat.channel.to_string()})),
     ] {
@@ -377,30 +296,12 @@ async fn gateway_garbage_closes_only_the_sender_with_a_clear_code() {
 
     // Deeply nested input: closed with 4002 quickly, no stack overflow.
     let started = Instant::now();
-    closes_with(
-        &s,
-        Json,
-        WsMessage::Text(nested_json_arrays(10_000)),
-        4002,
-        "10k nested JSON arrays",
-    )
-    .await;
-    closes_with(
-        &s,
-        MsgPack,
-        WsMessage::Binary(nested_msgpack_arrays(10_000)),
-        4002,
-        "10k nested msgpack arrays",
-    )
-    .await;
+    closes_with(&s, Json, WsMessage::Text(nested_json_arrays(10_000)), 4002, "10k nested JSON arrays").await;
+    closes_with(&s, MsgPack, WsMessage::Binary(nested_msgpack_arrays(10_000)), 4002, "10k nested msgpack arrays").await;
     // (Deep nesting inside `d` in MessagePack has its own test below.)
     // JSON skips an unused nested `d` without recursing: the heartbeat is simply acknowledged.
     let mut gw = Gw::connect(&s, Json).await;
-    gw.send_raw(WsMessage::Text(format!(
-        r#"{{"op":1,"d":{}}}"#,
-        nested_json_arrays(30_000)
-    )))
-    .await;
+    gw.send_raw(WsMessage::Text(format!(r#"{{"op":1,"d":{}}}"#, nested_json_arrays(30_000)))).await;
     gw.op(11).await;
     // Deep nesting where SEND_MESSAGE needs a string is an ordinary invalid body.
     let (mut c, _) = Gw::identify(&s, &carol, Json).await;
@@ -410,11 +311,7 @@ async fn gateway_garbage_closes_only_the_sender_with_a_clear_code() {
     )))
     .await;
     assert_eq!(c.op(43).await["code"], "invalid_body");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "deep nesting took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(5), "deep nesting took {:?}", started.elapsed());
     chat.still_served("deep nesting").await;
 
     // MessagePack headers declaring huge lengths: refused at once, nothing allocated.
@@ -445,17 +342,11 @@ async fn gateway_garbage_closes_only_the_sender_with_a_clear_code() {
     ] {
         closes_with(&s, MsgPack, WsMessage::Binary(bytes), 4002, what).await;
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "huge declared lengths took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(5), "huge declared lengths took {:?}", started.elapsed());
     chat.still_served("huge declared lengths").await;
 
     // Carol is not a member of the guild: she cannot read it, even while garbage flies.
-    let (st, v) = carol
-        .get(&s, &format!("/channels/{}/messages", chat.channel))
-        .await;
+    let (st, v) = carol.get(&s, &format!("/channels/{}/messages", chat.channel)).await;
     assert_error(st, &v, 404, "unknown_channel", "carol reads history");
     chat.history_is_exactly_what_was_sent(&s).await;
     assert!(!s.logged_panic(), "the server panicked");
@@ -478,32 +369,16 @@ async fn gateway_bad_commands_get_error_frames_and_the_connection_stays() {
             Enc::MsgPack => json!(ch),
         };
         for (d, what) in [
-            (
-                json!({"channel_id": cid, "content": 12345}),
-                "content as a number",
-            ),
-            (
-                json!({"channel_id": "abc", "content": "hi"}),
-                "channel_id \"abc\"",
-            ),
-            (
-                json!({"channel_id": -5, "content": "hi"}),
-                "negative channel_id",
-            ),
+            (json!({"channel_id": cid, "content": 12345}), "content as a number"),
+            (json!({"channel_id": "abc", "content": "hi"}), "channel_id \"abc\""),
+            (json!({"channel_id": -5, "content": "hi"}), "negative channel_id"),
             (json!({"channel_id": cid}), "no content"),
             (json!({"content": "hi"}), "no channel_id"),
             (json!("just a string"), "d is a string"),
             (json!(null), "d is null"),
-            (
-                json!({"channel_id": cid, "content": "hi", "nonce": 7}),
-                "nonce as a number",
-            ),
+            (json!({"channel_id": cid, "content": "hi", "nonce": 7}), "nonce as a number"),
         ] {
-            let gw = if enc == Enc::MsgPack {
-                &mut chat.a
-            } else {
-                &mut chat.b
-            };
+            let gw = if enc == Enc::MsgPack { &mut chat.a } else { &mut chat.b };
             gw.send(40, d).await;
             let err = gw.op(43).await;
             assert_eq!(err["code"], "invalid_body", "{enc:?} {what}: {err}");
@@ -525,43 +400,25 @@ async fn gateway_bad_commands_get_error_frames_and_the_connection_stays() {
         (json!(long), "long-1", "4001 characters"),
     ];
     for (content, nonce, what) in cases {
-        chat.b
-            .send(
-                40,
-                json!({"channel_id": ch.to_string(), "content": content, "nonce": nonce}),
-            )
-            .await;
+        chat.b.send(40, json!({"channel_id": ch.to_string(), "content": content, "nonce": nonce})).await;
         let err = chat.b.op(43).await;
         assert_eq!(err["code"], "invalid_body", "{what}: {err}");
         assert_eq!(err["nonce"], nonce, "{what}: {err}");
     }
-    chat.a
-        .send(
-            40,
-            json!({"channel_id": ch, "content": "ok", "nonce": long_nonce}),
-        )
-        .await;
+    chat.a.send(40, json!({"channel_id": ch, "content": "ok", "nonce": long_nonce})).await;
     let err = chat.a.op(43).await;
     assert_eq!(err["code"], "invalid_body", "65-byte nonce: {err}");
     // Exactly 4000 characters (after trimming) is accepted.
     let max = format!("  {}  ", "é".repeat(4000));
     let acked = chat.a.say(ch, &max, "max-1").await;
     assert_eq!(acked["content"].as_str().unwrap().chars().count(), 4000);
-    let got = chat
-        .b
-        .dispatch_where("MESSAGE_CREATE", |d| d["nonce"] == "max-1")
-        .await;
+    let got = chat.b.dispatch_where("MESSAGE_CREATE", |d| d["nonce"] == "max-1").await;
     assert_eq!(id(&got["id"]), id(&acked["id"]));
     chat.sent.push("é".repeat(4000));
     chat.still_served("out-of-range content").await;
 
     // Unknown channels (and typing in them) are unknown_channel.
-    chat.a
-        .send(
-            40,
-            json!({"channel_id": 123_456_789u64, "content": "anyone?", "nonce": "lost-1"}),
-        )
-        .await;
+    chat.a.send(40, json!({"channel_id": 123_456_789u64, "content": "anyone?", "nonce": "lost-1"})).await;
     let err = chat.a.op(43).await;
     assert_eq!(err["code"], "unknown_channel", "{err}");
     assert_eq!(err["nonce"], "lost-1");
@@ -576,9 +433,7 @@ async fn gateway_bad_commands_get_error_frames_and_the_connection_stays() {
     assert_eq!(chat.b.op(43).await["code"], "invalid_body");
     chat.b.send(8, json!({"guild_id": "nope"})).await;
     assert_eq!(chat.b.op(43).await["code"], "invalid_body");
-    chat.b
-        .send(8, json!({"guild_id": "987654321", "nonce": "g"}))
-        .await;
+    chat.b.send(8, json!({"guild_id": "987654321", "nonce": "g"})).await;
     let err = chat.b.op(43).await;
     assert_eq!(err["code"], "unknown_guild", "{err}");
     chat.still_served("bad presence and member requests").await;
@@ -589,34 +444,13 @@ async fn gateway_bad_commands_get_error_frames_and_the_connection_stays() {
         .into_bytes();
     let (p1, rest) = cmd.split_at(10);
     let (p2, p3) = rest.split_at(20);
-    chat.b
-        .send_raw(WsMessage::Frame(WsFrame::message(
-            p1.to_vec(),
-            OpCode::Data(Data::Text),
-            false,
-        )))
-        .await;
-    chat.b
-        .send_raw(WsMessage::Frame(WsFrame::message(
-            p2.to_vec(),
-            OpCode::Data(Data::Continue),
-            false,
-        )))
-        .await;
-    chat.b
-        .send_raw(WsMessage::Frame(WsFrame::message(
-            p3.to_vec(),
-            OpCode::Data(Data::Continue),
-            true,
-        )))
-        .await;
+    chat.b.send_raw(WsMessage::Frame(WsFrame::message(p1.to_vec(), OpCode::Data(Data::Text), false))).await;
+    chat.b.send_raw(WsMessage::Frame(WsFrame::message(p2.to_vec(), OpCode::Data(Data::Continue), false))).await;
+    chat.b.send_raw(WsMessage::Frame(WsFrame::message(p3.to_vec(), OpCode::Data(Data::Continue), true))).await;
     let ack = chat.b.op(41).await;
     assert_eq!(ack["nonce"], "frag-1");
     assert_eq!(ack["message"]["content"], "in three pieces");
-    let got = chat
-        .a
-        .dispatch_where("MESSAGE_CREATE", |d| d["nonce"] == "frag-1")
-        .await;
+    let got = chat.a.dispatch_where("MESSAGE_CREATE", |d| d["nonce"] == "frag-1").await;
     assert_eq!(got["content"], "in three pieces");
     chat.sent.push("in three pieces".into());
     // MessagePack, fragmented in two binary pieces, too.
@@ -625,52 +459,23 @@ async fn gateway_bad_commands_get_error_frames_and_the_connection_stays() {
     )
     .unwrap();
     let (p1, p2) = cmd.split_at(7);
-    chat.a
-        .send_raw(WsMessage::Frame(WsFrame::message(
-            p1.to_vec(),
-            OpCode::Data(Data::Binary),
-            false,
-        )))
-        .await;
-    chat.a
-        .send_raw(WsMessage::Frame(WsFrame::message(
-            p2.to_vec(),
-            OpCode::Data(Data::Continue),
-            true,
-        )))
-        .await;
+    chat.a.send_raw(WsMessage::Frame(WsFrame::message(p1.to_vec(), OpCode::Data(Data::Binary), false))).await;
+    chat.a.send_raw(WsMessage::Frame(WsFrame::message(p2.to_vec(), OpCode::Data(Data::Continue), true))).await;
     let ack = chat.a.op(41).await;
     assert_eq!(ack["nonce"], "frag-2");
-    chat.b
-        .dispatch_where("MESSAGE_CREATE", |d| d["nonce"] == "frag-2")
-        .await;
+    chat.b.dispatch_where("MESSAGE_CREATE", |d| d["nonce"] == "frag-2").await;
     chat.sent.push("binary pieces".into());
     chat.still_served("fragmented messages").await;
 
     // Fragments that add up to more than 64 KiB close with 4020, each fragment being small.
     let mut gw = Gw::connect(&s, Enc::Json).await;
     let chunk = vec![b' '; 40 * 1024];
-    gw.send_raw(WsMessage::Frame(WsFrame::message(
-        chunk.clone(),
-        OpCode::Data(Data::Text),
-        false,
-    )))
-    .await;
-    gw.send_raw(WsMessage::Frame(WsFrame::message(
-        chunk,
-        OpCode::Data(Data::Continue),
-        true,
-    )))
-    .await;
+    gw.send_raw(WsMessage::Frame(WsFrame::message(chunk.clone(), OpCode::Data(Data::Text), false))).await;
+    gw.send_raw(WsMessage::Frame(WsFrame::message(chunk, OpCode::Data(Data::Continue), true))).await;
     gw.expect_close(4020).await;
     // A continuation with no message to continue is a protocol error.
     let mut gw = Gw::connect(&s, Enc::Json).await;
-    gw.send_raw(WsMessage::Frame(WsFrame::message(
-        b"{}".to_vec(),
-        OpCode::Data(Data::Continue),
-        true,
-    )))
-    .await;
+    gw.send_raw(WsMessage::Frame(WsFrame::message(b"{}".to_vec(), OpCode::Data(Data::Continue), true))).await;
     gw.expect_close(4002).await;
     // Invalid UTF-8 split across fragments is caught once reassembled.
     let mut gw = Gw::connect(&s, Enc::Json).await;
@@ -680,12 +485,7 @@ async fn gateway_bad_commands_get_error_frames_and_the_connection_stays() {
         false,
     )))
     .await;
-    gw.send_raw(WsMessage::Frame(WsFrame::message(
-        b"\x28\"}".to_vec(),
-        OpCode::Data(Data::Continue),
-        true,
-    )))
-    .await;
+    gw.send_raw(WsMessage::Frame(WsFrame::message(b"\x28\"}".to_vec(), OpCode::Data(Data::Continue), true))).await;
     gw.expect_close(4002).await;
     chat.still_served("bad fragments").await;
 
@@ -719,15 +519,7 @@ async fn rest_bad_requests_get_json_errors_and_change_nothing() {
         (b"{\"nonce\": \"x\"}", "no content"),
         (b"{\"content\": \"hi\", \"nonce\": 5}", "nonce as a number"),
     ] {
-        let (st, v) = raw(
-            &s,
-            "POST",
-            &msgs,
-            tok,
-            Some("application/json"),
-            body.to_vec(),
-        )
-        .await;
+        let (st, v) = raw(&s, "POST", &msgs, tok, Some("application/json"), body.to_vec()).await;
         assert_error(st, &v, 400, "invalid_body", what);
     }
     // Content and nonce out of range.
@@ -735,10 +527,7 @@ async fn rest_bad_requests_get_json_errors_and_change_nothing() {
         (json!({"content": ""}), "empty content"),
         (json!({"content": "  \n "}), "blank content"),
         (json!({"content": "x".repeat(4001)}), "4001 characters"),
-        (
-            json!({"content": "hi", "nonce": "n".repeat(65)}),
-            "65-byte nonce",
-        ),
+        (json!({"content": "hi", "nonce": "n".repeat(65)}), "65-byte nonce"),
     ] {
         let (st, v) = carol.post(&s, &msgs, body).await;
         assert_error(st, &v, 400, "invalid_body", what);
@@ -753,9 +542,7 @@ async fn rest_bad_requests_get_json_errors_and_change_nothing() {
     assert_error(st, &v, 404, "unknown_guild", "unknown guild");
     let (st, v) = carol.get(&s, "/channels/123456789").await;
     assert_error(st, &v, 404, "unknown_channel", "unknown channel");
-    let (st, v) = carol
-        .post(&s, "/channels/123456789/messages", json!({"content": "hi"}))
-        .await;
+    let (st, v) = carol.post(&s, "/channels/123456789/messages", json!({"content": "hi"})).await;
     assert_error(st, &v, 404, "unknown_channel", "send to unknown channel");
     let (st, v) = carol.get(&s, "/users/123456789").await;
     assert_error(st, &v, 404, "unknown_user", "unknown user");
@@ -777,30 +564,12 @@ async fn rest_bad_requests_get_json_errors_and_change_nothing() {
     chat.still_served("unknown ids").await;
 
     // Too large, wrong Content-Type.
-    let huge = json!({"content": "x".repeat(70 * 1024)})
-        .to_string()
-        .into_bytes();
+    let huge = json!({"content": "x".repeat(70 * 1024)}).to_string().into_bytes();
     let (st, v) = raw(&s, "POST", &msgs, tok, Some("application/json"), huge).await;
     assert_error(st, &v, 413, "payload_too_large", "70 KiB body");
-    let (st, v) = raw(
-        &s,
-        "POST",
-        &msgs,
-        tok,
-        Some("text/plain"),
-        b"hello".to_vec(),
-    )
-    .await;
+    let (st, v) = raw(&s, "POST", &msgs, tok, Some("text/plain"), b"hello".to_vec()).await;
     assert_error(st, &v, 415, "unsupported_media_type", "text/plain");
-    let (st, v) = raw(
-        &s,
-        "POST",
-        &msgs,
-        tok,
-        Some("application/xml"),
-        b"<content>hi</content>".to_vec(),
-    )
-    .await;
+    let (st, v) = raw(&s, "POST", &msgs, tok, Some("application/xml"), b"<content>hi</content>".to_vec()).await;
     assert_error(st, &v, 415, "unsupported_media_type", "application/xml");
     chat.still_served("oversized and mistyped bodies").await;
 
@@ -811,12 +580,7 @@ async fn rest_bad_requests_get_json_errors_and_change_nothing() {
     assert_error(st, &v, 401, "unauthorized", "send without Authorization");
     let (st, v) = req(&s, "GET", &msgs, Some("garbage-token"), None).await;
     assert_error(st, &v, 401, "unauthorized", "garbage bearer token");
-    for value in [
-        format!("Basic {}", carol.token),
-        carol.token.clone(),
-        "Bearer ".into(),
-        "Bearer".into(),
-    ] {
+    for value in [format!("Basic {}", carol.token), carol.token.clone(), "Bearer ".into(), "Bearer".into()] {
         let (st, v) = with_header(&s, "/users/@me", "Authorization", &value).await;
         assert_error(st, &v, 401, "unauthorized", &value);
     }
@@ -838,40 +602,17 @@ async fn rest_bad_requests_get_json_errors_and_change_nothing() {
     let (st, m) = raw(&s, "POST", &msgs, tok, Some("application/msgpack"), body).await;
     assert_eq!(st, 201, "{m}");
     assert_eq!(m["content"], "packed");
-    let got = chat
-        .b
-        .dispatch_where("MESSAGE_CREATE", |d| d["nonce"] == "mp-1")
-        .await;
+    let got = chat.b.dispatch_where("MESSAGE_CREATE", |d| d["nonce"] == "mp-1").await;
     assert_eq!(got["content"], "packed");
     chat.sent.push("packed".into());
     // Malformed MessagePack is still invalid_body.
-    let (st, v) = raw(
-        &s,
-        "POST",
-        &msgs,
-        tok,
-        Some("application/msgpack"),
-        vec![0xc1, 0x00],
-    )
-    .await;
+    let (st, v) = raw(&s, "POST", &msgs, tok, Some("application/msgpack"), vec![0xc1, 0x00]).await;
     assert_error(st, &v, 400, "invalid_body", "garbage MessagePack body");
     // A charset parameter on the JSON Content-Type is fine.
-    let body = json!({"content": "with charset", "nonce": "cs-1"})
-        .to_string()
-        .into_bytes();
-    let (st, m) = raw(
-        &s,
-        "POST",
-        &msgs,
-        tok,
-        Some("application/json; charset=utf-8"),
-        body,
-    )
-    .await;
+    let body = json!({"content": "with charset", "nonce": "cs-1"}).to_string().into_bytes();
+    let (st, m) = raw(&s, "POST", &msgs, tok, Some("application/json; charset=utf-8"), body).await;
     assert_eq!(st, 201, "{m}");
-    chat.b
-        .dispatch_where("MESSAGE_CREATE", |d| d["nonce"] == "cs-1")
-        .await;
+    chat.b.dispatch_where("MESSAGE_CREATE", |d| d["nonce"] == "cs-1").await;
     chat.sent.push("with charset".into());
     chat.still_served("MessagePack bodies").await;
 
@@ -894,26 +635,10 @@ async fn close_reasons_fit_in_a_websocket_close_frame() {
     let mut chat = Chat::start(&s).await;
     let long = "x".repeat(300);
     let cases: Vec<(Enc, WsMessage, &str)> = vec![
-        (
-            Enc::Json,
-            WsMessage::Text(r#""hello""#.into()),
-            "JSON string",
-        ),
-        (
-            Enc::Json,
-            WsMessage::Text(json!({"op": long, "d": null}).to_string()),
-            "long string op in JSON",
-        ),
-        (
-            Enc::MsgPack,
-            encoded(Enc::MsgPack, &json!({"op": long, "d": null})),
-            "long string op in MessagePack",
-        ),
-        (
-            Enc::Json,
-            WsMessage::Text(json!({"op": "x".repeat(60 * 1024)}).to_string()),
-            "60 KiB string op",
-        ),
+        (Enc::Json, WsMessage::Text(r#""hello""#.into()), "JSON string"),
+        (Enc::Json, WsMessage::Text(json!({"op": long, "d": null}).to_string()), "long string op in JSON"),
+        (Enc::MsgPack, encoded(Enc::MsgPack, &json!({"op": long, "d": null})), "long string op in MessagePack"),
+        (Enc::Json, WsMessage::Text(json!({"op": "x".repeat(60 * 1024)}).to_string()), "60 KiB string op"),
     ];
     for (enc, m, what) in cases {
         closes_with(&s, enc, m, 4002, what).await;
@@ -935,16 +660,8 @@ async fn deeply_nested_messagepack_is_refused_without_crashing() {
     deep_d.push(0x01);
     deep_d.extend(mp_str("d"));
     deep_d.extend(nested_msgpack_arrays(10_000));
-    closes_with(
-        &s,
-        Enc::MsgPack,
-        WsMessage::Binary(deep_d),
-        4002,
-        "deep msgpack d",
-    )
-    .await;
-    chat.still_served("deeply nested MessagePack on the gateway")
-        .await;
+    closes_with(&s, Enc::MsgPack, WsMessage::Binary(deep_d), 4002, "deep msgpack d").await;
+    chat.still_served("deeply nested MessagePack on the gateway").await;
 
     // REST, unauthenticated: a registration with a deeply nested unknown field.
     let mut body = vec![0x83];
@@ -954,24 +671,9 @@ async fn deeply_nested_messagepack_is_refused_without_crashing() {
     body.extend(mp_str("password123"));
     body.extend(mp_str("x"));
     body.extend(nested_msgpack_arrays(10_000));
-    let (st, v) = raw(
-        &s,
-        "POST",
-        "/auth/register",
-        None,
-        Some("application/msgpack"),
-        body,
-    )
-    .await;
-    assert_error(
-        st,
-        &v,
-        400,
-        "invalid_body",
-        "deeply nested MessagePack body",
-    );
-    chat.still_served("deeply nested MessagePack over REST")
-        .await;
+    let (st, v) = raw(&s, "POST", "/auth/register", None, Some("application/msgpack"), body).await;
+    assert_error(st, &v, 400, "invalid_body", "deeply nested MessagePack body");
+    chat.still_served("deeply nested MessagePack over REST").await;
     assert!(!s.logged_panic());
 }
 
@@ -988,13 +690,7 @@ async fn a_wrong_method_on_a_known_route_is_method_not_allowed() {
         ("GET", "/auth/logout".to_string()),
     ] {
         let (st, v) = req(&s, method, &path, Some(&alice.token), None).await;
-        assert_error(
-            st,
-            &v,
-            405,
-            "method_not_allowed",
-            &format!("{method} {path}"),
-        );
+        assert_error(st, &v, 405, "method_not_allowed", &format!("{method} {path}"));
     }
     // An unknown route stays 404 whatever the method.
     let (st, v) = req(&s, "DELETE", "/nope", Some(&alice.token), None).await;

@@ -17,24 +17,13 @@ async fn two_users_chat_both_ways_in_both_encodings() {
     let (mut b, ready_b) = Gw::identify(&s, &bob, Enc::Json).await;
     // READY carries the user, the guild with its channels, roles and own member record.
     assert_eq!(id(&ready_a["user"]["id"]), alice.id);
-    assert!(
-        ready_a["user"]["id"].is_u64(),
-        "MessagePack ids are integers"
-    );
+    assert!(ready_a["user"]["id"].is_u64(), "MessagePack ids are integers");
     assert!(ready_b["user"]["id"].is_string(), "JSON ids are strings");
     let g = &ready_b["guilds"][0];
     assert_eq!(id(&g["guild"]["id"]), gid);
     assert_eq!(id(&g["member"]["user"]["id"]), bob.id);
-    assert!(g["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|c| id(&c["id"]) == general));
-    assert!(g["roles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["name"] == "@everyone"));
+    assert!(g["channels"].as_array().unwrap().iter().any(|c| id(&c["id"]) == general));
+    assert!(g["roles"].as_array().unwrap().iter().any(|r| r["name"] == "@everyone"));
     assert!(ready_b["session_id"].is_string());
 
     // Alice (MessagePack) sends over the gateway: acked with the durable message, Bob gets it.
@@ -78,26 +67,11 @@ async fn two_users_chat_both_ways_in_both_encodings() {
     assert_eq!(f2.s.unwrap(), f1.s.unwrap() + 1);
 
     // History has everything in order, ids increasing.
-    let (st, hist) = bob
-        .get(&s, &format!("/channels/{general}/messages?limit=100"))
-        .await;
+    let (st, hist) = bob.get(&s, &format!("/channels/{general}/messages?limit=100")).await;
     assert_eq!(st, 200);
-    let contents: Vec<&str> = hist
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        contents,
-        ["hello bob", "hi alice", "via rest", "seq 1", "seq 2"]
-    );
-    let ids: Vec<u64> = hist
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| id(&m["id"]))
-        .collect();
+    let contents: Vec<&str> = hist.as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+    assert_eq!(contents, ["hello bob", "hi alice", "via rest", "seq 1", "seq 2"]);
+    let ids: Vec<u64> = hist.as_array().unwrap().iter().map(|m| id(&m["id"])).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
 
     // Typing reaches the other reader.
@@ -108,14 +82,10 @@ async fn two_users_chat_both_ways_in_both_encodings() {
 
     // Presence: Bob goes idle, Alice sees it; Bob disconnects, Alice sees offline.
     b.send(3, json!({"status": "idle"})).await;
-    let p = a
-        .dispatch_where("PRESENCE_UPDATE", |d| d["status"] == "idle")
-        .await;
+    let p = a.dispatch_where("PRESENCE_UPDATE", |d| d["status"] == "idle").await;
     assert_eq!(id(&p["user_id"]), bob.id);
     b.ws.close(None).await.unwrap();
-    let p = a
-        .dispatch_where("PRESENCE_UPDATE", |d| d["status"] == "offline")
-        .await;
+    let p = a.dispatch_where("PRESENCE_UPDATE", |d| d["status"] == "offline").await;
     assert_eq!(id(&p["user_id"]), bob.id);
 
     // Heartbeats are acknowledged.
@@ -139,43 +109,20 @@ async fn history_pages_before_after_around() {
         async move {
             let (st, v) = alice.get(s, &format!("/channels/{ch}/messages?{q}")).await;
             assert_eq!(st, 200, "{v}");
-            v.as_array()
-                .unwrap()
-                .iter()
-                .map(|m| id(&m["id"]))
-                .collect::<Vec<_>>()
+            v.as_array().unwrap().iter().map(|m| id(&m["id"])).collect::<Vec<_>>()
         }
     };
     assert_eq!(page("limit=5".into()).await, ids[25..30]);
-    assert_eq!(
-        page(format!("before={}&limit=5", ids[10])).await,
-        ids[5..10]
-    );
-    assert_eq!(
-        page(format!("after={}&limit=5", ids[10])).await,
-        ids[11..16]
-    );
-    assert_eq!(
-        page(format!("around={}&limit=6", ids[10])).await,
-        ids[7..13]
-    );
+    assert_eq!(page(format!("before={}&limit=5", ids[10])).await, ids[5..10]);
+    assert_eq!(page(format!("after={}&limit=5", ids[10])).await, ids[11..16]);
+    assert_eq!(page(format!("around={}&limit=6", ids[10])).await, ids[7..13]);
     assert_eq!(page(format!("after={}", ids[29])).await, Vec::<u64>::new());
-    let (st, m) = alice
-        .get(&s, &format!("/channels/{ch}/messages/{}", ids[3]))
-        .await;
+    let (st, m) = alice.get(&s, &format!("/channels/{ch}/messages/{}", ids[3])).await;
     assert_eq!((st, m["content"].as_str()), (200, Some("m3")));
-    let (st, e) = alice
-        .get(&s, &format!("/channels/{ch}/messages/12345"))
-        .await;
+    let (st, e) = alice.get(&s, &format!("/channels/{ch}/messages/12345")).await;
     assert_eq!((st, e["code"].as_str()), (404, Some("unknown_message")));
     for bad in ["limit=0", "limit=101", "before=1&after=2", "limit=abc"] {
-        let (st, e) = alice
-            .get(&s, &format!("/channels/{ch}/messages?{bad}"))
-            .await;
-        assert_eq!(
-            (st, e["code"].as_str()),
-            (400, Some("invalid_query")),
-            "{bad}"
-        );
+        let (st, e) = alice.get(&s, &format!("/channels/{ch}/messages?{bad}")).await;
+        assert_eq!((st, e["code"].as_str()), (400, Some("invalid_query")), "{bad}");
     }
 }

@@ -67,13 +67,18 @@ impl Server {
             .args(&self.extra)
             // Long enough that test clients need not heartbeat; the heartbeat
             // test sets its own interval.
-            .args(
-                if self.extra.iter().any(|a| a == "--heartbeat-interval-ms") {
-                    &[][..]
-                } else {
-                    &["--heartbeat-interval-ms", "600000"][..]
-                },
-            )
+            .args(if self.extra.iter().any(|a| a == "--heartbeat-interval-ms") {
+                &[][..]
+            } else {
+                &["--heartbeat-interval-ms", "600000"][..]
+            })
+            // Many users from one loopback address: scale the per-IP limits up
+            // (the rate-limit stories start servers with scale 1).
+            .args(if self.extra.iter().any(|a| a == "--rate-limit-scale") {
+                &[][..]
+            } else {
+                &["--rate-limit-scale", "1000"][..]
+            })
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -137,48 +142,23 @@ impl Server {
 
     /// Whether the server logged a panic.
     pub fn logged_panic(&self) -> bool {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.contains("panicked"))
+        self.log.lock().unwrap().iter().any(|l| l.contains("panicked"))
     }
 
     /// Register and log in a user.
     pub async fn user(&self, name: &str) -> User {
-        let (st, u) = req(
-            self,
-            "POST",
-            "/auth/register",
-            None,
-            Some(json!({"username": name, "password": "password123"})),
-        )
-        .await;
+        let (st, u) =
+            req(self, "POST", "/auth/register", None, Some(json!({"username": name, "password": "password123"}))).await;
         assert_eq!(st, 201, "register {name}: {u}");
-        let (st, l) = req(
-            self,
-            "POST",
-            "/auth/login",
-            None,
-            Some(json!({"username": name, "password": "password123"})),
-        )
-        .await;
+        let (st, l) =
+            req(self, "POST", "/auth/login", None, Some(json!({"username": name, "password": "password123"}))).await;
         assert_eq!(st, 200, "login {name}: {l}");
-        User {
-            id: id(&u["id"]),
-            name: name.to_string(),
-            token: l["token"].as_str().unwrap().to_string(),
-        }
+        User { id: id(&u["id"]), name: name.to_string(), token: l["token"].as_str().unwrap().to_string() }
     }
 
     /// Read a metric value from /metrics.
     pub async fn metric(&self, name: &str) -> f64 {
-        let body = reqwest::get(self.url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let body = reqwest::get(self.url("/metrics")).await.unwrap().text().await.unwrap();
         body.lines()
             .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
             .and_then(|l| l.rsplit(' ').next())
@@ -209,13 +189,7 @@ fn client() -> reqwest::Client {
 }
 
 /// A REST request with an optional bearer token and JSON body; returns status and JSON body (Null if empty).
-pub async fn req(
-    s: &Server,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
+pub async fn req(s: &Server, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
     let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let mut r = client().request(m, s.api(path));
     if let Some(t) = token {
@@ -227,11 +201,7 @@ pub async fn req(
     let resp = r.send().await.expect("request");
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
-    let v = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
+    let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
     (status, v)
 }
 
@@ -258,20 +228,13 @@ impl User {
         assert_eq!(st, 201, "{g}");
         let gid = id(&g["id"]);
         let (_, chans) = self.get(s, &format!("/guilds/{gid}/channels")).await;
-        let general = chans
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["kind"] == "text")
-            .unwrap();
+        let general = chans.as_array().unwrap().iter().find(|c| c["kind"] == "text").unwrap();
         (gid, id(&general["id"]))
     }
 
     /// Create an invite for a channel and return its code.
     pub async fn invite(&self, s: &Server, channel: u64, body: Value) -> String {
-        let (st, inv) = self
-            .post(s, &format!("/channels/{channel}/invites"), body)
-            .await;
+        let (st, inv) = self.post(s, &format!("/channels/{channel}/invites"), body).await;
         assert_eq!(st, 201, "{inv}");
         inv["code"].as_str().unwrap().to_string()
     }
@@ -284,13 +247,7 @@ impl User {
 
     /// Send a message over REST.
     pub async fn say(&self, s: &Server, channel: u64, content: &str) -> Value {
-        let (st, m) = self
-            .post(
-                s,
-                &format!("/channels/{channel}/messages"),
-                json!({"content": content}),
-            )
-            .await;
+        let (st, m) = self.post(s, &format!("/channels/{channel}/messages"), json!({"content": content})).await;
         assert_eq!(st, 201, "send: {m}");
         m
     }
@@ -356,9 +313,7 @@ impl Gw {
     /// Connect with a raw query string and read HELLO.
     pub async fn connect_raw(s: &Server, query: &str, enc: Enc) -> Gw {
         let url = format!("ws://{}/gateway{}", s.addr, query);
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
-            .await
-            .expect("ws connect");
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await.expect("ws connect");
         Self::with_hello(ws, enc).await
     }
 
@@ -373,24 +328,13 @@ impl Gw {
             Enc::MsgPack => "?v=1&encoding=msgpack",
         };
         let url = format!("ws://{}/gateway{}", s.addr, q);
-        let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream))
-            .await
-            .expect("ws connect");
+        let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await.expect("ws connect");
         Self::with_hello(ws, enc).await
     }
 
     async fn with_hello(ws: WebSocketStream<MaybeTlsStream<TcpStream>>, enc: Enc) -> Gw {
-        let mut gw = Gw {
-            ws,
-            enc,
-            hello: Frame {
-                op: 0,
-                d: Value::Null,
-                s: None,
-                t: None,
-            },
-            pending: Default::default(),
-        };
+        let mut gw =
+            Gw { ws, enc, hello: Frame { op: 0, d: Value::Null, s: None, t: None }, pending: Default::default() };
         let hello = gw.next().await.expect("hello");
         assert_eq!(hello.op, 10, "first frame must be HELLO");
         gw.hello = hello;
@@ -552,11 +496,7 @@ impl Gw {
     /// Send a message over the gateway and wait for its ACK; returns the acked message.
     pub async fn say(&mut self, channel: u64, content: &str, nonce: &str) -> Value {
         let cid = self.idv(channel);
-        self.send(
-            40,
-            json!({"channel_id": cid, "content": content, "nonce": nonce}),
-        )
-        .await;
+        self.send(40, json!({"channel_id": cid, "content": content, "nonce": nonce})).await;
         let deadline = tokio::time::Instant::now() + WAIT;
         let mut skipped = Vec::new();
         let acked = loop {

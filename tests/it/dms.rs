@@ -43,13 +43,7 @@ async fn one_to_one_dm_is_found_again_and_stays_private() {
     let (mut c, _) = Gw::identify(&s, &carol, Enc::Json).await;
 
     // Alice opens a DM with Bob: created, and both live sessions hear of it.
-    let (st, dm) = alice
-        .post(
-            &s,
-            "/users/@me/channels",
-            json!({"recipient_id": bob.id.to_string()}),
-        )
-        .await;
+    let (st, dm) = alice.post(&s, "/users/@me/channels", json!({"recipient_id": bob.id.to_string()})).await;
     assert_eq!(st, 201, "{dm}");
     assert_eq!(dm["kind"], "dm");
     assert!(dm["guild_id"].is_null());
@@ -66,17 +60,9 @@ async fn one_to_one_dm_is_found_again_and_stays_private() {
     assert!(cb["id"].is_u64(), "MessagePack ids are integers");
 
     // Asking again, from either side, finds the same channel (200, no new event).
-    let (st, again) = alice
-        .post(&s, "/users/@me/channels", json!({"recipient_id": bob.id}))
-        .await;
+    let (st, again) = alice.post(&s, "/users/@me/channels", json!({"recipient_id": bob.id})).await;
     assert_eq!((st, id(&again["id"])), (200, dm_id), "{again}");
-    let (st, from_bob) = bob
-        .post(
-            &s,
-            "/users/@me/channels",
-            json!({"recipient_id": alice.id.to_string()}),
-        )
-        .await;
+    let (st, from_bob) = bob.post(&s, "/users/@me/channels", json!({"recipient_id": alice.id.to_string()})).await;
     assert_eq!((st, id(&from_bob["id"])), (200, dm_id), "{from_bob}");
     a.expect_none("CHANNEL_CREATE").await;
     b.expect_none("CHANNEL_CREATE").await;
@@ -92,10 +78,7 @@ async fn one_to_one_dm_is_found_again_and_stays_private() {
     assert_eq!(id(&own["id"]), id(&acked["id"]));
     let rest = bob.say(&s, dm_id, "hey alice").await;
     let got = a.dispatch("MESSAGE_CREATE").await;
-    assert_eq!(
-        (id(&got["id"]), &got["content"]),
-        (id(&rest["id"]), &json!("hey alice"))
-    );
+    assert_eq!((id(&got["id"]), &got["content"]), (id(&rest["id"]), &json!("hey alice")));
     let own = b.dispatch("MESSAGE_CREATE").await;
     assert_eq!(id(&own["id"]), id(&rest["id"]));
 
@@ -106,21 +89,11 @@ async fn one_to_one_dm_is_found_again_and_stays_private() {
     }
     let (st, e) = carol.get(&s, &format!("/channels/{dm_id}/messages")).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_channel")), "{e}");
-    let (st, e) = carol
-        .post(
-            &s,
-            &format!("/channels/{dm_id}/messages"),
-            json!({"content": "let me in"}),
-        )
-        .await;
+    let (st, e) = carol.post(&s, &format!("/channels/{dm_id}/messages"), json!({"content": "let me in"})).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_channel")), "{e}");
     let (st, e) = carol.get(&s, &format!("/channels/{dm_id}")).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_channel")), "{e}");
-    c.send(
-        40,
-        json!({"channel_id": dm_id.to_string(), "content": "sneaky", "nonce": "c-1"}),
-    )
-    .await;
+    c.send(40, json!({"channel_id": dm_id.to_string(), "content": "sneaky", "nonce": "c-1"})).await;
     let err = c.op(43).await;
     assert_eq!(err["code"], "unknown_channel", "{err}");
     assert_eq!(err["nonce"], "c-1");
@@ -130,30 +103,19 @@ async fn one_to_one_dm_is_found_again_and_stays_private() {
     for u in [&alice, &bob] {
         let (st, hist) = u.get(&s, &format!("/channels/{dm_id}/messages")).await;
         assert_eq!(st, 200, "{hist}");
-        let contents: Vec<&str> = hist
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["content"].as_str().unwrap())
-            .collect();
+        let contents: Vec<&str> = hist.as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
         assert_eq!(contents, ["hi bob", "hey alice"]);
     }
 
     // Bad requests.
-    let (st, e) = alice
-        .post(&s, "/users/@me/channels", json!({"recipient_id": alice.id}))
-        .await;
+    let (st, e) = alice.post(&s, "/users/@me/channels", json!({"recipient_id": alice.id})).await;
     assert_eq!((st, code(&e)), (400, Some("invalid_body")), "{e}");
-    let (st, e) = alice
-        .post(&s, "/users/@me/channels", json!({"recipient_id": "12345"}))
-        .await;
+    let (st, e) = alice.post(&s, "/users/@me/channels", json!({"recipient_id": "12345"})).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_user")), "{e}");
     let (st, e) = alice.post(&s, "/users/@me/channels", json!({})).await;
     assert_eq!((st, code(&e)), (400, Some("invalid_body")), "{e}");
     // A 1:1 DM has no settings and cannot be deleted.
-    let (st, e) = alice
-        .patch(&s, &format!("/channels/{dm_id}"), json!({"name": "x"}))
-        .await;
+    let (st, e) = alice.patch(&s, &format!("/channels/{dm_id}"), json!({"name": "x"})).await;
     assert_eq!((st, code(&e)), (400, Some("invalid_body")), "{e}");
     let (st, e) = alice.delete(&s, &format!("/channels/{dm_id}")).await;
     assert_eq!((st, code(&e)), (400, Some("invalid_body")), "{e}");
@@ -169,12 +131,7 @@ async fn one_to_one_dm_is_found_again_and_stays_private() {
     let mut users = ids(&ready["dm_users"]);
     users.sort();
     assert_eq!(users, want);
-    let alice_entry = ready["dm_users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| id(&u["id"]) == alice.id)
-        .unwrap();
+    let alice_entry = ready["dm_users"].as_array().unwrap().iter().find(|u| id(&u["id"]) == alice.id).unwrap();
     assert_eq!(alice_entry["username"], "alice");
     let (_, ready_c) = Gw::identify(&s, &carol, Enc::MsgPack).await;
     assert_eq!(ready_c["dm_channels"], json!([]));
@@ -222,18 +179,9 @@ async fn group_dm_members_come_and_go() {
     d.expect_none("MESSAGE_CREATE").await;
 
     // Alice adds Dave: he gets the channel, the others an update with four recipients.
-    let (st, added) = alice
-        .put(
-            &s,
-            &format!("/channels/{gid}/recipients/{}", dave.id),
-            json!({}),
-        )
-        .await;
+    let (st, added) = alice.put(&s, &format!("/channels/{gid}/recipients/{}", dave.id), json!({})).await;
     assert_eq!(st, 200, "{added}");
-    assert_eq!(
-        ids(&added["recipients"]),
-        vec![alice.id, bob.id, carol.id, dave.id]
-    );
+    assert_eq!(ids(&added["recipients"]), vec![alice.id, bob.id, carol.id, dave.id]);
     let ev = d.dispatch("CHANNEL_CREATE").await;
     assert_eq!(id(&ev["id"]), gid);
     assert_eq!(ids(&ev["recipients"]).len(), 4);
@@ -251,109 +199,63 @@ async fn group_dm_members_come_and_go() {
     assert_eq!(hist.as_array().unwrap().len(), 2);
 
     // Only the owner removes others.
-    let (st, e) = bob
-        .delete(&s, &format!("/channels/{gid}/recipients/{}", carol.id))
-        .await;
+    let (st, e) = bob.delete(&s, &format!("/channels/{gid}/recipients/{}", carol.id)).await;
     assert_eq!((st, code(&e)), (403, Some("missing_permissions")), "{e}");
 
     // Alice removes Dave: he loses the channel, its messages and its history.
-    let (st, _) = alice
-        .delete(&s, &format!("/channels/{gid}/recipients/{}", dave.id))
-        .await;
+    let (st, _) = alice.delete(&s, &format!("/channels/{gid}/recipients/{}", dave.id)).await;
     assert_eq!(st, 204);
     let ev = d.dispatch("CHANNEL_DELETE").await;
     assert_eq!(id(&ev["id"]), gid);
     for gw in [&mut a, &mut b, &mut c] {
-        let ev = gw
-            .dispatch_where("CHANNEL_UPDATE", |d| {
-                d["recipients"].as_array().unwrap().len() == 3
-            })
-            .await;
+        let ev = gw.dispatch_where("CHANNEL_UPDATE", |d| d["recipients"].as_array().unwrap().len() == 3).await;
         assert!(!ids(&ev["recipients"]).contains(&dave.id), "{ev}");
     }
     let m = alice.say(&s, gid, "dave is gone").await;
-    let got = b
-        .dispatch_where("MESSAGE_CREATE", |d| d["content"] == "dave is gone")
-        .await;
+    let got = b.dispatch_where("MESSAGE_CREATE", |d| d["content"] == "dave is gone").await;
     assert_eq!(id(&got["id"]), id(&m["id"]));
     d.expect_none("MESSAGE_CREATE").await;
     let (st, e) = dave.get(&s, &format!("/channels/{gid}/messages")).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_channel")), "{e}");
-    let (st, e) = dave
-        .post(
-            &s,
-            &format!("/channels/{gid}/messages"),
-            json!({"content": "still here?"}),
-        )
-        .await;
+    let (st, e) = dave.post(&s, &format!("/channels/{gid}/messages"), json!({"content": "still here?"})).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_channel")), "{e}");
     let (_, list) = dave.get(&s, "/users/@me/channels").await;
     assert_eq!(ids(&list), Vec::<u64>::new());
 
     // Carol (not the owner) may leave on her own.
-    let (st, _) = carol
-        .delete(&s, &format!("/channels/{gid}/recipients/@me"))
-        .await;
+    let (st, _) = carol.delete(&s, &format!("/channels/{gid}/recipients/@me")).await;
     assert_eq!(st, 204);
     let ev = c.dispatch("CHANNEL_DELETE").await;
     assert_eq!(id(&ev["id"]), gid);
-    let ev = b
-        .dispatch_where("CHANNEL_UPDATE", |d| {
-            d["recipients"].as_array().unwrap().len() == 2
-        })
-        .await;
+    let ev = b.dispatch_where("CHANNEL_UPDATE", |d| d["recipients"].as_array().unwrap().len() == 2).await;
     assert_eq!(ids(&ev["recipients"]), vec![alice.id, bob.id]);
 
     // The owner leaves: ownership passes to Bob, who may now remove people.
-    let (st, _) = alice
-        .delete(&s, &format!("/channels/{gid}/recipients/@me"))
-        .await;
+    let (st, _) = alice.delete(&s, &format!("/channels/{gid}/recipients/@me")).await;
     assert_eq!(st, 204);
     let ev = a.dispatch("CHANNEL_DELETE").await;
     assert_eq!(id(&ev["id"]), gid);
-    let ev = b
-        .dispatch_where("CHANNEL_UPDATE", |d| {
-            d["recipients"].as_array().unwrap().len() == 1
-        })
-        .await;
+    let ev = b.dispatch_where("CHANNEL_UPDATE", |d| d["recipients"].as_array().unwrap().len() == 1).await;
     assert_eq!(id(&ev["owner_id"]), bob.id, "{ev}");
     let (st, ch) = bob.get(&s, &format!("/channels/{gid}")).await;
     assert_eq!(st, 200, "{ch}");
     assert_eq!(id(&ch["owner_id"]), bob.id);
     assert_eq!(ids(&ch["recipients"]), vec![bob.id]);
-    let (st, _) = bob
-        .put(
-            &s,
-            &format!("/channels/{gid}/recipients/{}", carol.id),
-            json!({}),
-        )
-        .await;
+    let (st, _) = bob.put(&s, &format!("/channels/{gid}/recipients/{}", carol.id), json!({})).await;
     assert_eq!(st, 200);
     c.dispatch("CHANNEL_CREATE").await;
-    let (st, _) = bob
-        .delete(&s, &format!("/channels/{gid}/recipients/{}", carol.id))
-        .await;
+    let (st, _) = bob.delete(&s, &format!("/channels/{gid}/recipients/{}", carol.id)).await;
     assert_eq!(st, 204, "the new owner may remove others");
     c.dispatch("CHANNEL_DELETE").await;
     let (_, list) = alice.get(&s, "/users/@me/channels").await;
     assert_eq!(ids(&list), Vec::<u64>::new());
 
     // Removing someone who is not in it is refused; so is touching a 1:1 DM's recipients.
-    let (st, e) = bob
-        .delete(&s, &format!("/channels/{gid}/recipients/{}", dave.id))
-        .await;
+    let (st, e) = bob.delete(&s, &format!("/channels/{gid}/recipients/{}", dave.id)).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_user")), "{e}");
-    let (_, dm) = bob
-        .post(&s, "/users/@me/channels", json!({"recipient_id": dave.id}))
-        .await;
+    let (_, dm) = bob.post(&s, "/users/@me/channels", json!({"recipient_id": dave.id})).await;
     let dm_id = id(&dm["id"]);
-    let (st, e) = bob
-        .put(
-            &s,
-            &format!("/channels/{dm_id}/recipients/{}", carol.id),
-            json!({}),
-        )
-        .await;
+    let (st, e) = bob.put(&s, &format!("/channels/{dm_id}/recipients/{}", carol.id), json!({})).await;
     assert_eq!((st, code(&e)), (400, Some("invalid_body")), "{e}");
     assert!(!s.logged_panic());
 }
@@ -378,61 +280,34 @@ async fn group_dm_holds_at_most_ten_people() {
         .await;
     assert_eq!((st, code(&e)), (400, Some("invalid_body")), "{e}");
     // Nobody but yourself is too few.
-    let (st, e) = owner
-        .post(
-            &s,
-            "/users/@me/channels",
-            json!({"recipient_ids": [owner.id.to_string()]}),
-        )
-        .await;
+    let (st, e) = owner.post(&s, "/users/@me/channels", json!({"recipient_ids": [owner.id.to_string()]})).await;
     assert_eq!((st, code(&e)), (400, Some("invalid_body")), "{e}");
     // An unknown user among them.
-    let (st, e) = owner
-        .post(
-            &s,
-            "/users/@me/channels",
-            json!({"recipient_ids": [others[0].id.to_string(), "12345"]}),
-        )
-        .await;
+    let (st, e) =
+        owner.post(&s, "/users/@me/channels", json!({"recipient_ids": [others[0].id.to_string(), "12345"]})).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_user")), "{e}");
 
     // Nine others (duplicates and yourself ignored) is exactly ten: fine.
     let mut nine: Vec<String> = refs[..9].iter().map(|u| u.id.to_string()).collect();
     nine.push(others[0].id.to_string());
     nine.push(owner.id.to_string());
-    let (st, g) = owner
-        .post(&s, "/users/@me/channels", json!({"recipient_ids": nine}))
-        .await;
+    let (st, g) = owner.post(&s, "/users/@me/channels", json!({"recipient_ids": nine})).await;
     assert_eq!(st, 201, "{g}");
     assert_eq!(ids(&g["recipients"]).len(), 10);
     let gid = id(&g["id"]);
 
     // An eleventh person cannot be added, by anyone.
     for adder in [&owner, &others[3]] {
-        let (st, e) = adder
-            .put(
-                &s,
-                &format!("/channels/{gid}/recipients/{}", others[10].id),
-                json!({}),
-            )
-            .await;
+        let (st, e) = adder.put(&s, &format!("/channels/{gid}/recipients/{}", others[10].id), json!({})).await;
         assert_eq!((st, code(&e)), (422, Some("limit_reached")), "{e}");
     }
     let (st, e) = others[10].get(&s, &format!("/channels/{gid}")).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_channel")), "{e}");
 
     // Once someone leaves there is room again.
-    let (st, _) = others[5]
-        .delete(&s, &format!("/channels/{gid}/recipients/@me"))
-        .await;
+    let (st, _) = others[5].delete(&s, &format!("/channels/{gid}/recipients/@me")).await;
     assert_eq!(st, 204);
-    let (st, added) = owner
-        .put(
-            &s,
-            &format!("/channels/{gid}/recipients/{}", others[10].id),
-            json!({}),
-        )
-        .await;
+    let (st, added) = owner.put(&s, &format!("/channels/{gid}/recipients/{}", others[10].id), json!({})).await;
     assert_eq!(st, 200, "{added}");
     assert_eq!(ids(&added["recipients"]).len(), 10);
 }
@@ -451,13 +326,7 @@ async fn renaming_a_group_dm_tells_everyone() {
     let (mut b, _) = Gw::identify(&s, &bob, Enc::MsgPack).await;
     let (mut c, _) = Gw::identify(&s, &carol, Enc::Json).await;
 
-    let (st, renamed) = alice
-        .patch(
-            &s,
-            &format!("/channels/{gid}"),
-            json!({"name": "  Book club  "}),
-        )
-        .await;
+    let (st, renamed) = alice.patch(&s, &format!("/channels/{gid}"), json!({"name": "  Book club  "})).await;
     assert_eq!(st, 200, "{renamed}");
     assert_eq!(renamed["name"], "Book club");
     for gw in [&mut b, &mut c] {
@@ -469,17 +338,11 @@ async fn renaming_a_group_dm_tells_everyone() {
     assert_eq!(ch["name"], "Book club");
 
     // Group DMs only have a name; strangers cannot touch them.
-    let (st, e) = alice
-        .patch(&s, &format!("/channels/{gid}"), json!({"topic": "books"}))
-        .await;
+    let (st, e) = alice.patch(&s, &format!("/channels/{gid}"), json!({"topic": "books"})).await;
     assert_eq!((st, code(&e)), (400, Some("invalid_body")), "{e}");
-    let (st, e) = alice
-        .patch(&s, &format!("/channels/{gid}"), json!({"name": ""}))
-        .await;
+    let (st, e) = alice.patch(&s, &format!("/channels/{gid}"), json!({"name": ""})).await;
     assert_eq!((st, code(&e)), (400, Some("invalid_body")), "{e}");
-    let (st, e) = outsider
-        .patch(&s, &format!("/channels/{gid}"), json!({"name": "mine"}))
-        .await;
+    let (st, e) = outsider.patch(&s, &format!("/channels/{gid}"), json!({"name": "mine"})).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_channel")), "{e}");
     b.expect_none("CHANNEL_UPDATE").await;
     // A group DM cannot be deleted, only left.

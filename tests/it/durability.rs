@@ -15,49 +15,20 @@ async fn a_restart_keeps_all_data() {
     let (gid, general) = alice.guild(&s, "Keep").await;
     let code = alice.invite(&s, general, json!({"max_uses": 5})).await;
     bob.join(&s, &code).await;
-    let (_, role) = alice
-        .post(
-            &s,
-            &format!("/guilds/{gid}/roles"),
-            json!({"name": "regulars", "color": 0x336699}),
-        )
-        .await;
+    let (_, role) =
+        alice.post(&s, &format!("/guilds/{gid}/roles"), json!({"name": "regulars", "color": 0x336699})).await;
     let rid = id(&role["id"]);
-    alice
-        .put(
-            &s,
-            &format!("/guilds/{gid}/members/{}/roles/{rid}", bob.id),
-            json!({}),
-        )
-        .await;
-    let (_, cat) = alice
-        .post(
-            &s,
-            &format!("/guilds/{gid}/channels"),
-            json!({"name": "Cat", "kind": "category"}),
-        )
-        .await;
+    alice.put(&s, &format!("/guilds/{gid}/members/{}/roles/{rid}", bob.id), json!({})).await;
+    let (_, cat) = alice.post(&s, &format!("/guilds/{gid}/channels"), json!({"name": "Cat", "kind": "category"})).await;
     let (_, topic) = alice
-        .post(
-            &s,
-            &format!("/guilds/{gid}/channels"),
-            json!({"name": "topic", "topic": "t", "parent_id": cat["id"]}),
-        )
+        .post(&s, &format!("/guilds/{gid}/channels"), json!({"name": "topic", "topic": "t", "parent_id": cat["id"]}))
         .await;
-    let (_, dm) = alice
-        .post(
-            &s,
-            "/users/@me/channels",
-            json!({"recipient_id": bob.id.to_string()}),
-        )
-        .await;
+    let (_, dm) = alice.post(&s, "/users/@me/channels", json!({"recipient_id": bob.id.to_string()})).await;
     let dm_id = id(&dm["id"]);
     let (mut a, _) = Gw::identify(&s, &alice, Enc::MsgPack).await;
     let mut sent = Vec::new();
     for i in 0..25 {
-        sent.push(id(&a
-            .say(general, &format!("gw {i}"), &format!("n{i}"))
-            .await["id"]));
+        sent.push(id(&a.say(general, &format!("gw {i}"), &format!("n{i}")).await["id"]));
         sent.push(id(&bob.say(&s, general, &format!("rest {i}")).await["id"]));
     }
     bob.say(&s, dm_id, "private").await;
@@ -69,67 +40,33 @@ async fn a_restart_keeps_all_data() {
     // Tokens, guild, roles, members, channels, invites, messages and DMs are all there.
     let (st, g) = bob.get(&s, &format!("/guilds/{gid}")).await;
     assert_eq!((st, g["name"].as_str()), (200, Some("Keep")));
-    let (_, member) = alice
-        .get(&s, &format!("/guilds/{gid}/members/{}", bob.id))
-        .await;
+    let (_, member) = alice.get(&s, &format!("/guilds/{gid}/members/{}", bob.id)).await;
     assert_eq!(id(&member["roles"][0]), rid);
     let (_, roles) = alice.get(&s, &format!("/guilds/{gid}/roles")).await;
-    assert!(roles
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["name"] == "regulars" && r["color"] == 0x336699));
-    let (_, ch) = alice
-        .get(&s, &format!("/channels/{}", id(&topic["id"])))
-        .await;
-    assert_eq!(
-        (ch["topic"].as_str(), id(&ch["parent_id"])),
-        (Some("t"), id(&cat["id"]))
-    );
+    assert!(roles.as_array().unwrap().iter().any(|r| r["name"] == "regulars" && r["color"] == 0x336699));
+    let (_, ch) = alice.get(&s, &format!("/channels/{}", id(&topic["id"]))).await;
+    assert_eq!((ch["topic"].as_str(), id(&ch["parent_id"])), (Some("t"), id(&cat["id"])));
     let (_, invites) = alice.get(&s, &format!("/guilds/{gid}/invites")).await;
     assert_eq!(invites[0]["uses"], 1);
-    let (_, hist) = alice
-        .get(&s, &format!("/channels/{general}/messages?limit=100"))
-        .await;
-    let got: Vec<u64> = hist
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| id(&m["id"]))
-        .collect();
+    let (_, hist) = alice.get(&s, &format!("/channels/{general}/messages?limit=100")).await;
+    let got: Vec<u64> = hist.as_array().unwrap().iter().map(|m| id(&m["id"])).collect();
     assert_eq!(got, sent, "every acknowledged message, once, in order");
     let (_, dmh) = alice.get(&s, &format!("/channels/{dm_id}/messages")).await;
     assert_eq!(dmh[0]["content"], "private");
-    let (st, again) = bob
-        .post(
-            &s,
-            "/users/@me/channels",
-            json!({"recipient_id": alice.id.to_string()}),
-        )
-        .await;
-    assert_eq!(
-        (st, id(&again["id"])),
-        (200, dm_id),
-        "the same DM is found after restart"
-    );
+    let (st, again) = bob.post(&s, "/users/@me/channels", json!({"recipient_id": alice.id.to_string()})).await;
+    assert_eq!((st, id(&again["id"])), (200, dm_id), "the same DM is found after restart");
 
     // The gateway works and new ids keep increasing past everything stored.
     let (mut a, ready) = Gw::identify(&s, &alice, Enc::Json).await;
     assert_eq!(id(&ready["guilds"][0]["guild"]["id"]), gid);
-    assert!(ready["dm_channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|c| id(&c["id"]) == dm_id));
+    assert!(ready["dm_channels"].as_array().unwrap().iter().any(|c| id(&c["id"]) == dm_id));
     let newer = id(&a.say(general, "after restart", "z").await["id"]);
     assert!(newer > *sent.iter().max().unwrap());
 
     // A graceful stop exits cleanly, and the data is still there afterwards.
     assert_eq!(s.terminate().await, Some(0));
     s.restart().await;
-    let (_, hist) = alice
-        .get(&s, &format!("/channels/{general}/messages?limit=1"))
-        .await;
+    let (_, hist) = alice.get(&s, &format!("/channels/{general}/messages?limit=1")).await;
     assert_eq!(id(&hist[0]["id"]), newer);
 }
 
@@ -168,24 +105,14 @@ async fn a_stalled_reader_is_closed_without_slowing_the_channel() {
     while next < total {
         let f = b.next().await.expect("bob's connection ended");
         if f.t.as_deref() == Some("MESSAGE_CREATE") {
-            let n: usize = f.d["content"]
-                .as_str()
-                .unwrap()
-                .split(' ')
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
+            let n: usize = f.d["content"].as_str().unwrap().split(' ').next().unwrap().parse().unwrap();
             assert_eq!(n, next, "bob gets every message once, in order");
             next += 1;
         }
     }
     let elapsed = started.elapsed();
     let _a = sender.await.unwrap();
-    assert!(
-        s.metric("hearth_slow_reader_disconnects_total").await >= 1.0,
-        "the stalled reader was detected"
-    );
+    assert!(s.metric("hearth_slow_reader_disconnects_total").await >= 1.0, "the stalled reader was detected");
     // Once it reads again it finds a 4021 close after what was already queued.
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut received = 0;
@@ -200,12 +127,7 @@ async fn a_stalled_reader_is_closed_without_slowing_the_channel() {
             None => panic!("dropped without a close frame after {received} frames"),
         }
     }
-    assert!(
-        received < total,
-        "it did not get everything: it was cut off ({received} of {total})"
-    );
-    eprintln!(
-        "bob received {total} messages in {elapsed:?}; stalled reader got {received} before 4021"
-    );
+    assert!(received < total, "it did not get everything: it was cut off ({received} of {total})");
+    eprintln!("bob received {total} messages in {elapsed:?}; stalled reader got {received} before 4021");
     assert!(!s.logged_panic());
 }

@@ -8,8 +8,7 @@ use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_that_stops_heartbeating_is_closed_and_its_session_freed() {
-    let s =
-        Server::start_with(&["--heartbeat-interval-ms", "400", "--resume-grace-secs", "1"]).await;
+    let s = Server::start_with(&["--heartbeat-interval-ms", "400", "--resume-grace-secs", "1"]).await;
     let alice = s.user("alice").await;
     let bob = s.user("bob").await;
     let (mut quiet, _) = Gw::identify(&s, &alice, Enc::Json).await;
@@ -28,10 +27,7 @@ async fn a_connection_that_stops_heartbeating_is_closed_and_its_session_freed() 
     });
     quiet.expect_close(4009).await;
     let took = started.elapsed();
-    assert!(
-        took >= Duration::from_millis(500),
-        "closed too early: {took:?}"
-    );
+    assert!(took >= Duration::from_millis(500), "closed too early: {took:?}");
     let mut lively = keepalive.await.unwrap();
     // bob is still connected and served; alice's session stays resumable for
     // the grace period (1 s here) and is then freed.
@@ -39,17 +35,11 @@ async fn a_connection_that_stops_heartbeating_is_closed_and_its_session_freed() 
     lively.op(11).await;
     let deadline = Instant::now() + WAIT;
     while s.metric("hearth_gateway_sessions").await != 1.0 {
-        assert!(
-            Instant::now() < deadline,
-            "the timed-out session was never freed"
-        );
+        assert!(Instant::now() < deadline, "the timed-out session was never freed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let freed_after = started.elapsed();
-    assert!(
-        freed_after >= took + Duration::from_millis(900),
-        "freed before the grace period: {freed_after:?}"
-    );
+    assert!(freed_after >= took + Duration::from_millis(900), "freed before the grace period: {freed_after:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,34 +70,20 @@ async fn presence_in_large_guilds_goes_only_to_subscribers() {
     let g = &ready["guilds"][0];
     assert_eq!(g["large"], true);
     assert_eq!(g["member_count"], THRESHOLD + 1);
-    assert_eq!(
-        g["presences"].as_array().unwrap().len(),
-        0,
-        "no presences in READY for large guilds"
-    );
+    assert_eq!(g["presences"].as_array().unwrap().len(), 0, "no presences in READY for large guilds");
     let (mut unsubscribed, _) = Gw::identify(&s, &members[0], Enc::Json).await;
 
     // The watcher asks for members with presences and is subscribed.
-    watcher
-        .send(
-            8,
-            json!({"guild_id": gid, "limit": 1000, "presences": true, "nonce": "m"}),
-        )
-        .await;
+    watcher.send(8, json!({"guild_id": gid, "limit": 1000, "presences": true, "nonce": "m"})).await;
     let chunk = watcher.dispatch("GUILD_MEMBERS_CHUNK").await;
     assert_eq!(chunk["members"].as_array().unwrap().len(), THRESHOLD + 1);
     assert_eq!(chunk["nonce"], "m");
-    assert!(
-        chunk["presences"].as_array().unwrap().len() >= 2,
-        "the online members"
-    );
+    assert!(chunk["presences"].as_array().unwrap().len() >= 2, "the online members");
 
     let (mut newcomer, _) = Gw::identify(&s, &members[1], Enc::Json).await;
     let p = watcher.dispatch("PRESENCE_UPDATE").await;
     assert_eq!(id(&p["user_id"]), members[1].id);
     newcomer.send(3, json!({"status": "dnd"})).await;
-    watcher
-        .dispatch_where("PRESENCE_UPDATE", |d| d["status"] == "dnd")
-        .await;
+    watcher.dispatch_where("PRESENCE_UPDATE", |d| d["status"] == "dnd").await;
     unsubscribed.expect_none("PRESENCE_UPDATE").await;
 }

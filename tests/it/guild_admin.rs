@@ -36,10 +36,7 @@ async fn channels(s: &Server, u: &User, gid: u64) -> Vec<Value> {
 async fn events(gw: &mut Gw, want: &[(&str, u64)]) -> Vec<Value> {
     let mut got: Vec<Option<Value>> = vec![None; want.len()];
     while got.iter().any(Option::is_none) {
-        let f = gw
-            .next()
-            .await
-            .unwrap_or_else(|| panic!("connection ended or timed out waiting for {want:?}"));
+        let f = gw.next().await.unwrap_or_else(|| panic!("connection ended or timed out waiting for {want:?}"));
         let Some(t) = f.t.as_deref() else { continue };
         for (i, (name, cid)) in want.iter().enumerate() {
             if got[i].is_none() && t == *name && f.d.get("id").is_some_and(|v| id(v) == *cid) {
@@ -52,10 +49,7 @@ async fn events(gw: &mut Gw, want: &[(&str, u64)]) -> Vec<Value> {
 }
 
 fn find(chans: &[Value], cid: u64) -> &Value {
-    chans
-        .iter()
-        .find(|c| id(&c["id"]) == cid)
-        .unwrap_or_else(|| panic!("channel {cid} not listed"))
+    chans.iter().find(|c| id(&c["id"]) == cid).unwrap_or_else(|| panic!("channel {cid} not listed"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,28 +75,13 @@ async fn creating_and_renaming_a_guild() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| {
-            (
-                c["kind"].as_str().unwrap().into(),
-                c["name"].as_str().unwrap().into(),
-            )
-        })
+        .map(|c| (c["kind"].as_str().unwrap().into(), c["name"].as_str().unwrap().into()))
         .collect();
-    assert_eq!(
-        live,
-        [
-            ("text".into(), "general".into()),
-            ("voice".into(), "General".into())
-        ]
-    );
+    assert_eq!(live, [("text".into(), "general".into()), ("voice".into(), "General".into())]);
     let chans = channels(&s, &alice, gid).await;
     assert_eq!(chans.len(), 2);
-    assert!(chans
-        .iter()
-        .any(|c| c["kind"] == "text" && c["name"] == "general"));
-    assert!(chans
-        .iter()
-        .any(|c| c["kind"] == "voice" && c["name"] == "General"));
+    assert!(chans.iter().any(|c| c["kind"] == "text" && c["name"] == "general"));
+    assert!(chans.iter().any(|c| c["kind"] == "voice" && c["name"] == "General"));
     assert!(chans.iter().all(|c| id(&c["guild_id"]) == gid));
     let general = id(&chans.iter().find(|c| c["kind"] == "text").unwrap()["id"]);
     let (st, mine) = alice.get(&s, "/users/@me/guilds").await;
@@ -118,9 +97,7 @@ async fn creating_and_renaming_a_guild() {
     let (mut b, _) = Gw::identify(&s, &bob, Enc::MsgPack).await;
 
     // The owner renames it: every member's session hears.
-    let (st, g) = alice
-        .patch(&s, &format!("/guilds/{gid}"), json!({"name": "Great Hall"}))
-        .await;
+    let (st, g) = alice.patch(&s, &format!("/guilds/{gid}"), json!({"name": "Great Hall"})).await;
     assert_eq!(st, 200, "{g}");
     assert_eq!(g["name"], "Great Hall");
     for gw in [&mut a, &mut b] {
@@ -132,13 +109,9 @@ async fn creating_and_renaming_a_guild() {
     assert_eq!(g["name"], "Great Hall");
 
     // A plain member may not; nor may an empty name be set.
-    let (st, e) = bob
-        .patch(&s, &format!("/guilds/{gid}"), json!({"name": "Bob's"}))
-        .await;
+    let (st, e) = bob.patch(&s, &format!("/guilds/{gid}"), json!({"name": "Bob's"})).await;
     assert_eq!((st, code(&e)), (403, Some("missing_permissions")), "{e}");
-    let (st, e) = alice
-        .patch(&s, &format!("/guilds/{gid}"), json!({"name": ""}))
-        .await;
+    let (st, e) = alice.patch(&s, &format!("/guilds/{gid}"), json!({"name": ""})).await;
     assert_eq!((st, code(&e)), (400, Some("invalid_body")), "{e}");
     a.expect_none("GUILD_UPDATE").await;
     let (_, g) = alice.get(&s, &format!("/guilds/{gid}")).await;
@@ -155,24 +128,15 @@ async fn channels_and_categories_with_live_events() {
     let (mut b, _) = Gw::identify(&s, &bob, Enc::Json).await;
 
     // A category, and a text channel inside it: members see both appear.
-    let (st, cat) = alice
-        .post(
-            &s,
-            &format!("/guilds/{gid}/channels"),
-            json!({"name": "Info", "kind": "category"}),
-        )
-        .await;
+    let (st, cat) =
+        alice.post(&s, &format!("/guilds/{gid}/channels"), json!({"name": "Info", "kind": "category"})).await;
     assert_eq!(st, 201, "{cat}");
     assert_eq!(cat["kind"], "category");
     let cat_id = id(&cat["id"]);
     let ev = b.dispatch("CHANNEL_CREATE").await;
     assert_eq!(id(&ev["id"]), cat_id);
     let (st, rules) = alice
-        .post(
-            &s,
-            &format!("/guilds/{gid}/channels"),
-            json!({"name": "rules", "parent_id": cat_id.to_string()}),
-        )
+        .post(&s, &format!("/guilds/{gid}/channels"), json!({"name": "rules", "parent_id": cat_id.to_string()}))
         .await;
     assert_eq!(st, 201, "{rules}");
     assert_eq!(rules["kind"], "text");
@@ -186,65 +150,33 @@ async fn channels_and_categories_with_live_events() {
     // Bad channels: a parent that is no category, nested categories, a long topic,
     // and a plain member trying at all.
     for (body, what) in [
-        (
-            json!({"name": "x", "parent_id": general.to_string()}),
-            "text parent",
-        ),
-        (
-            json!({"name": "x", "kind": "category", "parent_id": cat_id.to_string()}),
-            "nested",
-        ),
+        (json!({"name": "x", "parent_id": general.to_string()}), "text parent"),
+        (json!({"name": "x", "kind": "category", "parent_id": cat_id.to_string()}), "nested"),
         (json!({"name": "x", "parent_id": "12345"}), "unknown parent"),
-        (
-            json!({"name": "x", "topic": "t".repeat(1025)}),
-            "long topic",
-        ),
+        (json!({"name": "x", "topic": "t".repeat(1025)}), "long topic"),
         (json!({"name": ""}), "empty name"),
         (json!({"name": "x", "kind": "dm"}), "dm kind"),
     ] {
-        let (st, e) = alice
-            .post(&s, &format!("/guilds/{gid}/channels"), body)
-            .await;
+        let (st, e) = alice.post(&s, &format!("/guilds/{gid}/channels"), body).await;
         assert_eq!((st, code(&e)), (400, Some("invalid_body")), "{what}: {e}");
     }
-    let (st, e) = bob
-        .post(
-            &s,
-            &format!("/guilds/{gid}/channels"),
-            json!({"name": "bobs"}),
-        )
-        .await;
+    let (st, e) = bob.post(&s, &format!("/guilds/{gid}/channels"), json!({"name": "bobs"})).await;
     assert_eq!((st, code(&e)), (403, Some("missing_permissions")), "{e}");
     b.expect_none("CHANNEL_CREATE").await;
 
     // Rename and set a topic: members get the update.
     let (st, up) = alice
-        .patch(
-            &s,
-            &format!("/channels/{rules_id}"),
-            json!({"name": "rules-and-faq", "topic": "Read me first"}),
-        )
+        .patch(&s, &format!("/channels/{rules_id}"), json!({"name": "rules-and-faq", "topic": "Read me first"}))
         .await;
     assert_eq!(st, 200, "{up}");
-    assert_eq!(
-        (up["name"].as_str(), up["topic"].as_str()),
-        (Some("rules-and-faq"), Some("Read me first"))
-    );
+    assert_eq!((up["name"].as_str(), up["topic"].as_str()), (Some("rules-and-faq"), Some("Read me first")));
     let ev = b.dispatch("CHANNEL_UPDATE").await;
     assert_eq!(id(&ev["id"]), rules_id);
     assert_eq!(ev["name"], "rules-and-faq");
     assert_eq!(ev["topic"], "Read me first");
-    let (st, e) = alice
-        .patch(
-            &s,
-            &format!("/channels/{rules_id}"),
-            json!({"topic": "t".repeat(1025)}),
-        )
-        .await;
+    let (st, e) = alice.patch(&s, &format!("/channels/{rules_id}"), json!({"topic": "t".repeat(1025)})).await;
     assert_eq!((st, code(&e)), (400, Some("invalid_body")), "{e}");
-    let (st, e) = bob
-        .patch(&s, &format!("/channels/{general}"), json!({"name": "mine"}))
-        .await;
+    let (st, e) = bob.patch(&s, &format!("/channels/{general}"), json!({"name": "mine"})).await;
     assert_eq!((st, code(&e)), (403, Some("missing_permissions")), "{e}");
 
     // Reorder and move: #rules to the top level first, #general to the end.
@@ -265,11 +197,7 @@ async fn channels_and_categories_with_live_events() {
     assert_eq!(find(&chans, general)["position"], 5);
     assert_eq!(id(&chans[0]["id"]), rules_id, "listed by position");
     assert_eq!(id(&chans.last().unwrap()["id"]), general);
-    let evs = events(
-        &mut b,
-        &[("CHANNEL_UPDATE", rules_id), ("CHANNEL_UPDATE", general)],
-    )
-    .await;
+    let evs = events(&mut b, &[("CHANNEL_UPDATE", rules_id), ("CHANNEL_UPDATE", general)]).await;
     assert!(evs[0]["parent_id"].is_null(), "{}", evs[0]);
     assert_eq!(evs[0]["position"], 0);
     assert_eq!(evs[1]["position"], 5);
@@ -282,13 +210,8 @@ async fn channels_and_categories_with_live_events() {
         )
         .await;
     assert_eq!((st, code(&e)), (400, Some("invalid_body")), "{e}");
-    let (st, e) = bob
-        .patch(
-            &s,
-            &format!("/guilds/{gid}/channels"),
-            json!([{"id": general.to_string(), "position": 0}]),
-        )
-        .await;
+    let (st, e) =
+        bob.patch(&s, &format!("/guilds/{gid}/channels"), json!([{"id": general.to_string(), "position": 0}])).await;
     assert_eq!((st, code(&e)), (403, Some("missing_permissions")), "{e}");
     // And back into the category.
     let (st, _) = alice
@@ -299,26 +222,13 @@ async fn channels_and_categories_with_live_events() {
         )
         .await;
     assert_eq!(st, 200);
-    assert_eq!(
-        id(&find(&channels(&s, &bob, gid).await, rules_id)["parent_id"]),
-        cat_id
-    );
-    b.dispatch_where("CHANNEL_UPDATE", |d| {
-        id(&d["id"]) == rules_id && !d["parent_id"].is_null()
-    })
-    .await;
+    assert_eq!(id(&find(&channels(&s, &bob, gid).await, rules_id)["parent_id"]), cat_id);
+    b.dispatch_where("CHANNEL_UPDATE", |d| id(&d["id"]) == rules_id && !d["parent_id"].is_null()).await;
 
     // Delete a channel: members hear, its history is gone.
-    let (_, tmp) = alice
-        .post(
-            &s,
-            &format!("/guilds/{gid}/channels"),
-            json!({"name": "temp"}),
-        )
-        .await;
+    let (_, tmp) = alice.post(&s, &format!("/guilds/{gid}/channels"), json!({"name": "temp"})).await;
     let tmp_id = id(&tmp["id"]);
-    b.dispatch_where("CHANNEL_CREATE", |d| id(&d["id"]) == tmp_id)
-        .await;
+    b.dispatch_where("CHANNEL_CREATE", |d| id(&d["id"]) == tmp_id).await;
     alice.say(&s, tmp_id, "soon gone").await;
     let (st, _) = bob.delete(&s, &format!("/channels/{tmp_id}")).await;
     assert_eq!(st, 403);
@@ -331,24 +241,14 @@ async fn channels_and_categories_with_live_events() {
         let (st, e) = u.get(&s, &format!("/channels/{tmp_id}/messages")).await;
         assert_eq!((st, code(&e)), (404, Some("unknown_channel")), "{e}");
     }
-    let (st, e) = alice
-        .post(
-            &s,
-            &format!("/channels/{tmp_id}/messages"),
-            json!({"content": "hello?"}),
-        )
-        .await;
+    let (st, e) = alice.post(&s, &format!("/channels/{tmp_id}/messages"), json!({"content": "hello?"})).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_channel")), "{e}");
 
     // Delete the category: its child moves to the top level.
     let (st, _) = alice.delete(&s, &format!("/channels/{cat_id}")).await;
     assert_eq!(st, 204);
     // Bob hears both the category's deletion and the child's move.
-    let evs = events(
-        &mut b,
-        &[("CHANNEL_DELETE", cat_id), ("CHANNEL_UPDATE", rules_id)],
-    )
-    .await;
+    let evs = events(&mut b, &[("CHANNEL_DELETE", cat_id), ("CHANNEL_UPDATE", rules_id)]).await;
     assert!(evs[1]["parent_id"].is_null(), "{}", evs[1]);
     let chans = channels(&s, &bob, gid).await;
     assert!(chans.iter().all(|c| id(&c["id"]) != cat_id));
@@ -409,17 +309,13 @@ async fn member_list_pages_in_user_id_order() {
     }
 
     // One member.
-    let (st, m) = alice
-        .get(&s, &format!("/guilds/{gid}/members/{}", others[0].id))
-        .await;
+    let (st, m) = alice.get(&s, &format!("/guilds/{gid}/members/{}", others[0].id)).await;
     assert_eq!(st, 200, "{m}");
     assert_eq!(m["user"]["username"], "bob");
     assert_eq!(m["roles"], json!([]));
     assert!(m["nick"].is_null());
     assert!(m["joined_at"].is_u64());
-    let (st, e) = alice
-        .get(&s, &format!("/guilds/{gid}/members/{}", outsider.id))
-        .await;
+    let (st, e) = alice.get(&s, &format!("/guilds/{gid}/members/{}", outsider.id)).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_member")), "{e}");
     let (st, e) = outsider.get(&s, &format!("/guilds/{gid}/members")).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_guild")), "{e}");
@@ -451,18 +347,12 @@ async fn leaving_a_guild() {
 
     // The guild's messages no longer reach him, and he cannot read or write there.
     let m = alice.say(&s, general, "bob left").await;
-    let got = c
-        .dispatch_where("MESSAGE_CREATE", |d| d["content"] == "bob left")
-        .await;
+    let got = c.dispatch_where("MESSAGE_CREATE", |d| d["content"] == "bob left").await;
     assert_eq!(id(&got["id"]), id(&m["id"]));
     b.expect_none("MESSAGE_CREATE").await;
     let (st, e) = bob.get(&s, &format!("/channels/{general}/messages")).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_channel")), "{e}");
-    b.send(
-        40,
-        json!({"channel_id": general, "content": "let me back", "nonce": "b-1"}),
-    )
-    .await;
+    b.send(40, json!({"channel_id": general, "content": "let me back", "nonce": "b-1"})).await;
     let err = b.op(43).await;
     assert_eq!(err["code"], "unknown_channel", "{err}");
     let (st, e) = bob.get(&s, &format!("/guilds/{gid}")).await;
@@ -517,13 +407,7 @@ async fn deleting_a_guild() {
         let (_, mine) = u.get(&s, "/users/@me/guilds").await;
         assert_eq!(mine, json!([]));
     }
-    let (st, e) = bob
-        .post(
-            &s,
-            &format!("/channels/{general}/messages"),
-            json!({"content": "anyone?"}),
-        )
-        .await;
+    let (st, e) = bob.post(&s, &format!("/channels/{general}/messages"), json!({"content": "anyone?"})).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_channel")), "{e}");
     let carol = s.user("carol").await;
     let (st, e) = carol.get(&s, &format!("/invites/{code_}")).await;
@@ -550,13 +434,7 @@ async fn nicknames() {
     let (mut c, _) = Gw::identify(&s, &carol, Enc::MsgPack).await;
 
     // Bob sets his own nickname (change_nickname is an @everyone default).
-    let (st, m) = bob
-        .patch(
-            &s,
-            &format!("/guilds/{gid}/members/{}", bob.id),
-            json!({"nick": " Bobby "}),
-        )
-        .await;
+    let (st, m) = bob.patch(&s, &format!("/guilds/{gid}/members/{}", bob.id), json!({"nick": " Bobby "})).await;
     assert_eq!(st, 200, "{m}");
     assert_eq!(m["nick"], "Bobby");
     for gw in [&mut a, &mut c] {
@@ -565,79 +443,35 @@ async fn nicknames() {
         assert_eq!(id(&ev["guild_id"]), gid);
         assert_eq!(ev["nick"], "Bobby");
     }
-    let (_, m) = carol
-        .get(&s, &format!("/guilds/{gid}/members/{}", bob.id))
-        .await;
+    let (_, m) = carol.get(&s, &format!("/guilds/{gid}/members/{}", bob.id)).await;
     assert_eq!(m["nick"], "Bobby");
 
     // Carol's nickname is not Bob's to change (no manage_nicknames).
-    let (st, e) = bob
-        .patch(
-            &s,
-            &format!("/guilds/{gid}/members/{}", carol.id),
-            json!({"nick": "Caz"}),
-        )
-        .await;
+    let (st, e) = bob.patch(&s, &format!("/guilds/{gid}/members/{}", carol.id), json!({"nick": "Caz"})).await;
     assert_eq!((st, code(&e)), (403, Some("missing_permissions")), "{e}");
     c.expect_none("GUILD_MEMBER_UPDATE").await;
-    let (_, m) = alice
-        .get(&s, &format!("/guilds/{gid}/members/{}", carol.id))
-        .await;
+    let (_, m) = alice.get(&s, &format!("/guilds/{gid}/members/{}", carol.id)).await;
     assert!(m["nick"].is_null());
 
     // The owner may; a too-long nickname is refused; null clears.
-    let (st, m) = alice
-        .patch(
-            &s,
-            &format!("/guilds/{gid}/members/{}", carol.id),
-            json!({"nick": "Caz"}),
-        )
-        .await;
+    let (st, m) = alice.patch(&s, &format!("/guilds/{gid}/members/{}", carol.id), json!({"nick": "Caz"})).await;
     assert_eq!((st, &m["nick"]), (200, &json!("Caz")), "{m}");
     let ev = c.dispatch("GUILD_MEMBER_UPDATE").await;
-    assert_eq!(
-        (id(&ev["user"]["id"]), &ev["nick"]),
-        (carol.id, &json!("Caz"))
-    );
-    let (st, e) = bob
-        .patch(
-            &s,
-            &format!("/guilds/{gid}/members/{}", bob.id),
-            json!({"nick": "b".repeat(33)}),
-        )
-        .await;
+    assert_eq!((id(&ev["user"]["id"]), &ev["nick"]), (carol.id, &json!("Caz")));
+    let (st, e) = bob.patch(&s, &format!("/guilds/{gid}/members/{}", bob.id), json!({"nick": "b".repeat(33)})).await;
     assert_eq!((st, code(&e)), (400, Some("invalid_body")), "{e}");
-    let (st, m) = bob
-        .patch(
-            &s,
-            &format!("/guilds/{gid}/members/{}", bob.id),
-            json!({"nick": null}),
-        )
-        .await;
+    let (st, m) = bob.patch(&s, &format!("/guilds/{gid}/members/{}", bob.id), json!({"nick": null})).await;
     assert_eq!(st, 200, "{m}");
     assert!(m["nick"].is_null());
-    let ev = a
-        .dispatch_where("GUILD_MEMBER_UPDATE", |d| d["nick"].is_null())
-        .await;
+    let ev = a.dispatch_where("GUILD_MEMBER_UPDATE", |d| d["nick"].is_null()).await;
     assert_eq!(id(&ev["user"]["id"]), bob.id);
 
     // Taking change_nickname from @everyone stops Bob renaming himself.
     let without = 0x0631_CC41u64 & !(1 << 26);
-    let (st, _) = alice
-        .patch(
-            &s,
-            &format!("/guilds/{gid}/roles/{gid}"),
-            json!({"permissions": without.to_string()}),
-        )
-        .await;
+    let (st, _) =
+        alice.patch(&s, &format!("/guilds/{gid}/roles/{gid}"), json!({"permissions": without.to_string()})).await;
     assert_eq!(st, 200);
-    let (st, e) = bob
-        .patch(
-            &s,
-            &format!("/guilds/{gid}/members/{}", bob.id),
-            json!({"nick": "Bobby"}),
-        )
-        .await;
+    let (st, e) = bob.patch(&s, &format!("/guilds/{gid}/members/{}", bob.id), json!({"nick": "Bobby"})).await;
     assert_eq!((st, code(&e)), (403, Some("missing_permissions")), "{e}");
 }
 
@@ -666,19 +500,10 @@ async fn idle_actors_stop_and_restart_on_demand() {
 
     // Nobody is connected: after a quiet while both actors stop.
     let started = std::time::Instant::now();
-    let ch = metric_until(&s, "hearth_channel_actors", Duration::from_secs(8), |v| {
-        v == 0.0
-    })
-    .await;
-    let g = metric_until(&s, "hearth_guild_actors", Duration::from_secs(8), |v| {
-        v == 0.0
-    })
-    .await;
+    let ch = metric_until(&s, "hearth_channel_actors", Duration::from_secs(8), |v| v == 0.0).await;
+    let g = metric_until(&s, "hearth_guild_actors", Duration::from_secs(8), |v| v == 0.0).await;
     assert_eq!((ch, g), (0.0, 0.0), "idle actors did not stop");
-    assert!(
-        started.elapsed() >= Duration::from_millis(500),
-        "actors stopped before they were idle"
-    );
+    assert!(started.elapsed() >= Duration::from_millis(500), "actors stopped before they were idle");
 
     // Sending again restarts them, and the history is intact.
     alice.say(&s, general, "two").await;
@@ -686,12 +511,7 @@ async fn idle_actors_stop_and_restart_on_demand() {
     assert!(s.metric("hearth_guild_actors").await >= 1.0);
     let (st, hist) = bob.get(&s, &format!("/channels/{general}/messages")).await;
     assert_eq!(st, 200, "{hist}");
-    let contents: Vec<&str> = hist
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
+    let contents: Vec<&str> = hist.as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
     assert_eq!(contents, ["one", "two"]);
 
     // A connected member keeps the guild actor alive; a restarted channel actor
@@ -699,16 +519,11 @@ async fn idle_actors_stop_and_restart_on_demand() {
     let (mut b, ready) = Gw::identify(&s, &bob, Enc::Json).await;
     assert_eq!(id(&ready["guilds"][0]["guild"]["id"]), gid);
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert!(
-        s.metric("hearth_guild_actors").await >= 1.0,
-        "a guild with a live session stopped"
-    );
+    assert!(s.metric("hearth_guild_actors").await >= 1.0, "a guild with a live session stopped");
     let m = alice.say(&s, general, "three").await;
     let got = b.dispatch("MESSAGE_CREATE").await;
     assert_eq!(id(&got["id"]), id(&m["id"]));
-    let (_, hist) = alice
-        .get(&s, &format!("/channels/{general}/messages"))
-        .await;
+    let (_, hist) = alice.get(&s, &format!("/channels/{general}/messages")).await;
     assert_eq!(hist.as_array().unwrap().len(), 3);
     assert!(!s.logged_panic());
 }

@@ -67,15 +67,9 @@ async fn preview_then_join_with_live_events() {
     assert_eq!(id(&gc["member"]["user"]["id"]), bob.id);
     assert_eq!(gc["member_count"], 2);
     let chans = gc["channels"].as_array().unwrap();
-    assert!(chans
-        .iter()
-        .any(|c| id(&c["id"]) == general && c["kind"] == "text"));
+    assert!(chans.iter().any(|c| id(&c["id"]) == general && c["kind"] == "text"));
     assert!(chans.iter().any(|c| c["kind"] == "voice"));
-    assert!(gc["roles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["name"] == "@everyone"));
+    assert!(gc["roles"].as_array().unwrap().iter().any(|r| r["name"] == "@everyone"));
     let add = a.dispatch("GUILD_MEMBER_ADD").await;
     assert_eq!(id(&add["user"]["id"]), bob.id);
     assert_eq!(id(&add["guild_id"]), gid);
@@ -85,9 +79,7 @@ async fn preview_then_join_with_live_events() {
     let got = b.dispatch("MESSAGE_CREATE").await;
     assert_eq!(id(&got["id"]), id(&m["id"]));
     let acked = b.say(general, "thanks", "b-1").await;
-    let got = a
-        .dispatch_where("MESSAGE_CREATE", |d| d["content"] == "thanks")
-        .await;
+    let got = a.dispatch_where("MESSAGE_CREATE", |d| d["content"] == "thanks").await;
     assert_eq!(id(&got["id"]), id(&acked["id"]));
 
     // Joining twice is a conflict; the member count did not move.
@@ -125,18 +117,9 @@ async fn single_use_and_short_lived_invites_run_out() {
     assert_eq!((st, code(&e)), (404, Some("unknown_guild")), "{e}");
 
     // One second: usable at once, gone after it.
-    let (st, inv) = alice
-        .post(
-            &s,
-            &format!("/channels/{general}/invites"),
-            json!({"max_age_secs": 1}),
-        )
-        .await;
+    let (st, inv) = alice.post(&s, &format!("/channels/{general}/invites"), json!({"max_age_secs": 1})).await;
     assert_eq!(st, 201, "{inv}");
-    assert_eq!(
-        inv["expires_at"].as_u64().unwrap() - inv["created_at"].as_u64().unwrap(),
-        1000
-    );
+    assert_eq!(inv["expires_at"].as_u64().unwrap() - inv["created_at"].as_u64().unwrap(), 1000);
     let short = inv["code"].as_str().unwrap().to_string();
     let (st, _) = dave.get(&s, &format!("/invites/{short}")).await;
     assert_eq!(st, 200);
@@ -148,35 +131,19 @@ async fn single_use_and_short_lived_invites_run_out() {
     assert_eq!((st, code(&e)), (404, Some("unknown_invite")), "{e}");
 
     // Zero means never; the bounds are inclusive.
-    let (st, inv) = alice
-        .post(
-            &s,
-            &format!("/channels/{general}/invites"),
-            json!({"max_age_secs": 0, "max_uses": 100000}),
-        )
-        .await;
+    let (st, inv) =
+        alice.post(&s, &format!("/channels/{general}/invites"), json!({"max_age_secs": 0, "max_uses": 100000})).await;
     assert_eq!(st, 201, "{inv}");
     assert!(inv["expires_at"].is_null(), "{inv}");
     assert_eq!(inv["max_uses"], 100000);
-    let (st, inv) = alice
-        .post(
-            &s,
-            &format!("/channels/{general}/invites"),
-            json!({"max_age_secs": 604800}),
-        )
-        .await;
+    let (st, inv) = alice.post(&s, &format!("/channels/{general}/invites"), json!({"max_age_secs": 604800})).await;
     assert_eq!(st, 201, "{inv}");
     assert!(inv["max_uses"].is_null());
 
-    for bad in [
-        json!({"max_uses": 0}),
-        json!({"max_uses": 100001}),
-        json!({"max_age_secs": 604801}),
-        json!({"max_uses": -1}),
-    ] {
-        let (st, e) = alice
-            .post(&s, &format!("/channels/{general}/invites"), bad.clone())
-            .await;
+    for bad in
+        [json!({"max_uses": 0}), json!({"max_uses": 100001}), json!({"max_age_secs": 604801}), json!({"max_uses": -1})]
+    {
+        let (st, e) = alice.post(&s, &format!("/channels/{general}/invites"), bad.clone()).await;
         assert_eq!((st, code(&e)), (400, Some("invalid_body")), "{bad}: {e}");
     }
     // Members after all this: Alice, Bob and Carol.
@@ -209,20 +176,11 @@ async fn listing_and_revoking_invites() {
     assert_eq!(a_inv["uses"], 1, "Bob's join is counted");
     assert_eq!(id(&a_inv["inviter_id"]), alice.id);
     let b_inv = list.iter().find(|i| i["code"] == bobs.as_str()).unwrap();
-    assert_eq!(
-        (b_inv["uses"].as_u64(), b_inv["max_uses"].as_u64()),
-        (Some(0), Some(5))
-    );
+    assert_eq!((b_inv["uses"].as_u64(), b_inv["max_uses"].as_u64()), (Some(0), Some(5)));
     assert_eq!(id(&b_inv["inviter_id"]), bob.id);
     carol.join(&s, &bobs).await;
     let (_, list) = alice.get(&s, &format!("/guilds/{gid}/invites")).await;
-    let b_inv = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["code"] == bobs.as_str())
-        .unwrap()
-        .clone();
+    let b_inv = list.as_array().unwrap().iter().find(|i| i["code"] == bobs.as_str()).unwrap().clone();
     assert_eq!(b_inv["uses"], 1);
 
     // Revoking someone else's invite needs manage_guild; your own is fine.
@@ -238,18 +196,12 @@ async fn listing_and_revoking_invites() {
     // The owner revokes hers: the code is dead for previews and joins.
     let dave = s.user("dave").await;
     let (st, e) = dave.delete(&s, &format!("/invites/{alices}")).await;
-    assert_eq!(
-        (st, code(&e)),
-        (404, Some("unknown_invite")),
-        "outsiders learn nothing: {e}"
-    );
+    assert_eq!((st, code(&e)), (404, Some("unknown_invite")), "outsiders learn nothing: {e}");
     let (st, _) = alice.delete(&s, &format!("/invites/{alices}")).await;
     assert_eq!(st, 204);
     let (st, e) = dave.get(&s, &format!("/invites/{alices}")).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_invite")), "{e}");
-    let (st, e) = dave
-        .post(&s, &format!("/invites/{alices}"), json!({}))
-        .await;
+    let (st, e) = dave.post(&s, &format!("/invites/{alices}"), json!({})).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_invite")), "{e}");
     let (st, e) = alice.delete(&s, &format!("/invites/{alices}")).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_invite")), "{e}");
@@ -269,46 +221,28 @@ async fn create_invites_can_be_taken_from_everyone() {
     bob.invite(&s, general, json!({})).await;
 
     // Outsiders cannot create invites at all: the channel is invisible to them.
-    let (st, e) = carol
-        .post(&s, &format!("/channels/{general}/invites"), json!({}))
-        .await;
+    let (st, e) = carol.post(&s, &format!("/channels/{general}/invites"), json!({})).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_channel")), "{e}");
 
     // The owner takes create_invites away from @everyone.
     let (st, roles) = alice.get(&s, &format!("/guilds/{gid}/roles")).await;
     assert_eq!(st, 200);
-    let everyone = roles
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| id(&r["id"]) == gid)
-        .unwrap();
+    let everyone = roles.as_array().unwrap().iter().find(|r| id(&r["id"]) == gid).unwrap();
     assert_eq!(everyone["permissions"], DEFAULT_EVERYONE.to_string());
     let without = DEFAULT_EVERYONE & !CREATE_INVITES;
-    let (st, r) = alice
-        .patch(
-            &s,
-            &format!("/guilds/{gid}/roles/{gid}"),
-            json!({"permissions": without.to_string()}),
-        )
-        .await;
+    let (st, r) =
+        alice.patch(&s, &format!("/guilds/{gid}/roles/{gid}"), json!({"permissions": without.to_string()})).await;
     assert_eq!(st, 200, "{r}");
     assert_eq!(r["permissions"], without.to_string());
 
     // Bob can no longer invite; the owner still can.
-    let (st, e) = bob
-        .post(&s, &format!("/channels/{general}/invites"), json!({}))
-        .await;
+    let (st, e) = bob.post(&s, &format!("/channels/{general}/invites"), json!({})).await;
     assert_eq!((st, code(&e)), (403, Some("missing_permissions")), "{e}");
     alice.invite(&s, general, json!({})).await;
 
     // Given back, Bob may invite again.
     let (st, _) = alice
-        .patch(
-            &s,
-            &format!("/guilds/{gid}/roles/{gid}"),
-            json!({"permissions": DEFAULT_EVERYONE.to_string()}),
-        )
+        .patch(&s, &format!("/guilds/{gid}/roles/{gid}"), json!({"permissions": DEFAULT_EVERYONE.to_string()}))
         .await;
     assert_eq!(st, 200);
     let c = bob.invite(&s, general, json!({})).await;

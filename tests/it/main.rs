@@ -11,5 +11,6 @@ mod gateway_life;
 mod guild_admin;
 mod invites;
 mod permissions;
+mod rate_limits;
 mod resume;
 mod storage;

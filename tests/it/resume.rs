@@ -10,10 +10,7 @@ use crate::common::*;
 fn note(frames: &[Frame], got: &mut Vec<u64>, last_seq: &mut u64) {
     for f in frames {
         if let Some(s) = f.s {
-            assert!(
-                s > *last_seq,
-                "sequence went backwards: {s} after {last_seq}"
-            );
+            assert!(s > *last_seq, "sequence went backwards: {s} after {last_seq}");
             *last_seq = s;
         }
         if f.t.as_deref() == Some("MESSAGE_CREATE") {
@@ -22,13 +19,7 @@ fn note(frames: &[Frame], got: &mut Vec<u64>, last_seq: &mut u64) {
     }
 }
 
-async fn spawn_sender(
-    s: &Server,
-    alice: &User,
-    channel: u64,
-    n: u64,
-    pause: Duration,
-) -> tokio::task::JoinHandle<()> {
+async fn spawn_sender(s: &Server, alice: &User, channel: u64, n: u64, pause: Duration) -> tokio::task::JoinHandle<()> {
     let (alice, api) = (alice.clone(), s.api(""));
     tokio::spawn(async move {
         let client = reqwest::Client::new();
@@ -52,20 +43,13 @@ async fn a_cut_connection_resumes_with_every_message_once_in_order() {
     let alice = s.user("alice").await;
     let bob = s.user("bob").await;
     let (gid, general) = alice.guild(&s, "g").await;
-    bob.join(&s, &alice.invite(&s, general, json!({})).await)
-        .await;
+    bob.join(&s, &alice.invite(&s, general, json!({})).await).await;
     for enc in [Enc::Json, Enc::MsgPack] {
         let (mut b, ready) = Gw::identify(&s, &bob, enc).await;
         let session_id = ready["session_id"].as_str().unwrap().to_string();
         let total = 120;
         // Each round uses its own channel so message numbers start at 0.
-        let (st, c) = alice
-            .post(
-                &s,
-                &format!("/guilds/{gid}/channels"),
-                json!({"name": "round"}),
-            )
-            .await;
+        let (st, c) = alice.post(&s, &format!("/guilds/{gid}/channels"), json!({"name": "round"})).await;
         assert_eq!(st, 201);
         let channel = id(&c["id"]);
         let sender = spawn_sender(&s, &alice, channel, total, Duration::from_millis(5)).await;
@@ -77,11 +61,7 @@ async fn a_cut_connection_resumes_with_every_message_once_in_order() {
         tokio::time::sleep(Duration::from_millis(200)).await; // messages keep flowing meanwhile
 
         let mut b = Gw::connect(&s, enc).await;
-        b.send(
-            6,
-            json!({"token": bob.token, "session_id": session_id, "seq": last_seq}),
-        )
-        .await;
+        b.send(6, json!({"token": bob.token, "session_id": session_id, "seq": last_seq})).await;
         let mut resumed = false;
         while got.len() < total as usize {
             let f = b.next().await.expect("connection ended during resume");
@@ -93,11 +73,7 @@ async fn a_cut_connection_resumes_with_every_message_once_in_order() {
         }
         sender.await.unwrap();
         assert!(resumed, "RESUMED was sent");
-        assert_eq!(
-            got,
-            (0..total).collect::<Vec<_>>(),
-            "every message exactly once, in order ({enc:?})"
-        );
+        assert_eq!(got, (0..total).collect::<Vec<_>>(), "every message exactly once, in order ({enc:?})");
         // A normal close ends the session.
         b.ws.close(None).await.unwrap();
     }
@@ -114,11 +90,7 @@ async fn resume_edge_cases() {
 
     // A seq the server never sent: 4007.
     let mut g = Gw::connect(&s, Enc::Json).await;
-    g.send(
-        6,
-        json!({"token": alice.token, "session_id": session_id, "seq": 999}),
-    )
-    .await;
+    g.send(6, json!({"token": alice.token, "session_id": session_id, "seq": 999})).await;
     g.expect_close(4007).await;
     // Another user's token, an unknown session id, the other encoding: INVALID_SESSION.
     let bob = s.user("bob").await;
@@ -128,8 +100,7 @@ async fn resume_edge_cases() {
         (&alice.token, session_id.as_str(), Enc::MsgPack),
     ] {
         let mut g = Gw::connect(&s, enc).await;
-        g.send(6, json!({"token": token, "session_id": sid, "seq": 1}))
-            .await;
+        g.send(6, json!({"token": token, "session_id": sid, "seq": 1})).await;
         assert_eq!(g.op(9).await, json!(false));
         // The same connection may identify instead.
         g.send(2, json!({"token": alice.token})).await;
@@ -137,11 +108,7 @@ async fn resume_edge_cases() {
     }
     // Still resumable within the grace period...
     let mut g = Gw::connect(&s, Enc::Json).await;
-    g.send(
-        6,
-        json!({"token": alice.token, "session_id": session_id, "seq": 1}),
-    )
-    .await;
+    g.send(6, json!({"token": alice.token, "session_id": session_id, "seq": 1})).await;
     g.dispatch("RESUMED").await;
     alice.say(&s, general, "live again").await;
     assert_eq!(g.dispatch("MESSAGE_CREATE").await["content"], "live again");
@@ -149,11 +116,7 @@ async fn resume_edge_cases() {
     drop(g);
     tokio::time::sleep(Duration::from_millis(1600)).await;
     let mut g = Gw::connect(&s, Enc::Json).await;
-    g.send(
-        6,
-        json!({"token": alice.token, "session_id": session_id, "seq": 3}),
-    )
-    .await;
+    g.send(6, json!({"token": alice.token, "session_id": session_id, "seq": 3})).await;
     assert_eq!(g.op(9).await, json!(false));
     // A restart loses every session: INVALID_SESSION too.
     let (a, ready) = Gw::identify(&s, &alice, Enc::Json).await;
@@ -161,11 +124,7 @@ async fn resume_edge_cases() {
     drop(a);
     s.restart().await;
     let mut g = Gw::connect(&s, Enc::Json).await;
-    g.send(
-        6,
-        json!({"token": alice.token, "session_id": sid, "seq": 1}),
-    )
-    .await;
+    g.send(6, json!({"token": alice.token, "session_id": sid, "seq": 1})).await;
     assert_eq!(g.op(9).await, json!(false));
 }
 
@@ -177,8 +136,7 @@ async fn invalid_session_then_history_catch_up() {
     let alice = s.user("alice").await;
     let bob = s.user("bob").await;
     let (_, general) = alice.guild(&s, "g").await;
-    bob.join(&s, &alice.invite(&s, general, json!({})).await)
-        .await;
+    bob.join(&s, &alice.invite(&s, general, json!({})).await).await;
     let (mut b, _) = Gw::identify(&s, &bob, Enc::MsgPack).await;
     let mut seen: Vec<(u64, String)> = Vec::new();
     for i in 0..10 {
@@ -195,23 +153,14 @@ async fn invalid_session_then_history_catch_up() {
         alice.say(&s, general, &format!("during {i}")).await;
     }
     let mut b = Gw::connect(&s, Enc::MsgPack).await;
-    b.send(
-        6,
-        json!({"token": bob.token, "session_id": "whatever", "seq": 12}),
-    )
-    .await;
+    b.send(6, json!({"token": bob.token, "session_id": "whatever", "seq": 12})).await;
     assert_eq!(b.op(9).await, json!(false));
     b.send(2, json!({"token": bob.token})).await;
     b.dispatch("READY").await;
     // Catch up page by page from the last id seen.
     loop {
         let last = seen.last().unwrap().0;
-        let (_, page) = bob
-            .get(
-                &s,
-                &format!("/channels/{general}/messages?after={last}&limit=4"),
-            )
-            .await;
+        let (_, page) = bob.get(&s, &format!("/channels/{general}/messages?after={last}&limit=4")).await;
         let page: &Vec<Value> = page.as_array().unwrap();
         if page.is_empty() {
             break;

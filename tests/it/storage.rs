@@ -32,14 +32,9 @@ async fn concurrent_sends_share_commits() {
     let batches = s.metric("hearth_store_commit_batch_size_count").await - batches_before;
     let requests = s.metric("hearth_store_commit_batch_size_sum").await - requests_before;
     assert_eq!(requests, 200.0);
-    assert!(
-        batches < requests,
-        "200 concurrent writes took {batches} commits: no grouping"
-    );
+    assert!(batches < requests, "200 concurrent writes took {batches} commits: no grouping");
     eprintln!("200 concurrent sends committed in {batches} batches");
-    let (_, hist) = alice
-        .get(&s, &format!("/channels/{general}/messages?limit=100"))
-        .await;
+    let (_, hist) = alice.get(&s, &format!("/channels/{general}/messages?limit=100")).await;
     assert_eq!(hist.as_array().unwrap().len(), 100);
 }
 
@@ -71,9 +66,6 @@ async fn a_database_from_a_newer_version_is_refused_untouched() {
     let txn = redb::ReadableDatabase::begin_read(&db).unwrap();
     let def: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
     let t = txn.open_table(def).unwrap();
-    let v = redb::ReadableTable::get(&t, "schema_version")
-        .unwrap()
-        .unwrap()
-        .value();
+    let v = redb::ReadableTable::get(&t, "schema_version").unwrap().unwrap().value();
     assert_eq!(v, 99);
 }

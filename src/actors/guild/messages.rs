@@ -76,12 +76,7 @@ pub struct RequestMembers {
 impl GuildActor {
     /// The guild as `user` sees it.
     pub(super) fn state_for(&self, user: Id) -> Option<GuildState> {
-        let member = match self
-            .core
-            .store
-            .read()
-            .and_then(|r| r.member(self.id(), user))
-        {
+        let member = match self.core.store.read().and_then(|r| r.member(self.id(), user)) {
             Ok(Some(m)) => m,
             Ok(None) => return None,
             Err(e) => {
@@ -89,22 +84,13 @@ impl GuildActor {
                 return None;
             }
         };
-        let channels = self
-            .snap
-            .channels
-            .iter()
-            .filter(|c| self.snap.can_view(user, c))
-            .cloned()
-            .collect();
+        let channels = self.snap.channels.iter().filter(|c| self.snap.can_view(user, c)).cloned().collect();
         let presences = if self.is_large() {
             Vec::new()
         } else {
             self.by_user
                 .keys()
-                .map(|u| Presence {
-                    user_id: *u,
-                    status: self.core.online.status(*u),
-                })
+                .map(|u| Presence { user_id: *u, status: self.core.online.status(*u) })
                 .filter(|p| p.status != Status::Offline)
                 .collect()
         };
@@ -129,11 +115,7 @@ impl GuildActor {
         if self.sessions.contains_key(&s.id()) {
             return self.state_for(user);
         }
-        let vis = self
-            .visible
-            .entry(user)
-            .or_insert_with(|| self.snap.visible_channels(user))
-            .clone();
+        let vis = self.visible.entry(user).or_insert_with(|| self.snap.visible_channels(user)).clone();
         for c in &vis {
             self.readers.entry(*c).or_default().add(s.clone());
             if let Some(a) = self.channel_actors.get(c) {
@@ -202,11 +184,7 @@ impl Handler<Attach> for GuildActor {
     fn handle(&mut self, msg: Attach, _: &mut Context<Self>) -> Self::Result {
         self.snap.channel(msg.channel_id)?;
         self.channel_actors.insert(msg.channel_id, msg.addr);
-        let readers = self
-            .readers
-            .get(&msg.channel_id)
-            .cloned()
-            .unwrap_or_default();
+        let readers = self.readers.get(&msg.channel_id).cloned().unwrap_or_default();
         Some((self.snap.clone(), readers))
     }
 }
@@ -239,35 +217,19 @@ impl Handler<RequestMembers> for GuildActor {
         if !self.snap.members.contains_key(&user) {
             return Err(crate::errors::AppError::unknown_guild());
         }
-        let limit = msg
-            .request
-            .limit
-            .unwrap_or(MAX_MEMBERS_PAGE)
-            .clamp(1, MAX_MEMBERS_PAGE);
-        let members =
-            self.core
-                .store
-                .read()?
-                .members(self.id(), msg.request.after, limit as usize)?;
+        let limit = msg.request.limit.unwrap_or(MAX_MEMBERS_PAGE).clamp(1, MAX_MEMBERS_PAGE);
+        let members = self.core.store.read()?.members(self.id(), msg.request.after, limit as usize)?;
         let presences = if msg.request.presences {
             self.presence_subs.add(msg.session.clone());
             members
                 .iter()
-                .map(|m| Presence {
-                    user_id: m.user.id,
-                    status: self.core.online.status(m.user.id),
-                })
+                .map(|m| Presence { user_id: m.user.id, status: self.core.online.status(m.user.id) })
                 .filter(|p| p.status != Status::Offline)
                 .collect()
         } else {
             Vec::new()
         };
-        let chunk = MembersChunk {
-            guild_id: self.id(),
-            members,
-            presences,
-            nonce: msg.request.nonce,
-        };
+        let chunk = MembersChunk { guild_id: self.id(), members, presences, nonce: msg.request.nonce };
         dispatch_to(&[msg.session], event::GUILD_MEMBERS_CHUNK, &chunk);
         Ok(())
     }
@@ -277,9 +239,6 @@ impl Handler<RequestMembers> for GuildActor {
 pub(super) fn push_access(actor: &GuildActor) {
     for (c, addr) in &actor.channel_actors {
         let readers = actor.readers.get(c).cloned().unwrap_or_default();
-        addr.do_send(SetAccess {
-            snap: actor.snap.clone(),
-            readers,
-        });
+        addr.do_send(SetAccess { snap: actor.snap.clone(), readers });
     }
 }

@@ -110,11 +110,7 @@ impl GuildActor {
     fn user_sessions(&self, user: Id) -> Vec<SessionRef> {
         self.by_user
             .get(&user)
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|i| self.sessions.get(i).cloned())
-                    .collect()
-            })
+            .map(|ids| ids.iter().filter_map(|i| self.sessions.get(i).cloned()).collect())
             .unwrap_or_default()
     }
 

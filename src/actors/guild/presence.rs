@@ -9,12 +9,7 @@ impl GuildActor {
     /// `LARGE_GUILD_THRESHOLD` members only sessions that asked for the
     /// member list with presences receive it.
     pub(super) fn announce_presence(&self, user_id: Id, status: Status) {
-        let ev = PresenceEvent {
-            guild_id: self.id(),
-            user_id,
-            status,
-        };
-        self.presence_readers()
-            .dispatch(event::PRESENCE_UPDATE, &ev);
+        let ev = PresenceEvent { guild_id: self.id(), user_id, status };
+        self.presence_readers().dispatch(event::PRESENCE_UPDATE, &ev);
     }
 }

@@ -12,9 +12,7 @@ use crate::actors::channel::Shutdown;
 use crate::actors::hub::{dispatch_to, Readers, SessionRef};
 use crate::model::snapshot::{GuildSnapshot, MemberRoles};
 use crate::model::{Channel, Id};
-use crate::protocol::events::{
-    event, ChannelDelete, GuildDelete, MemberRemove, RoleDelete, RoleEvent,
-};
+use crate::protocol::events::{event, ChannelDelete, GuildDelete, MemberRemove, RoleDelete, RoleEvent};
 use crate::store::{Read, StoreError};
 
 /// What changed in the store (the actor re-reads it).
@@ -96,24 +94,14 @@ impl GuildActor {
                 match r.role(id, rid)? {
                     Some(role) => {
                         roles.push(role.clone());
-                        let name = if existed {
-                            event::GUILD_ROLE_UPDATE
-                        } else {
-                            event::GUILD_ROLE_CREATE
-                        };
+                        let name = if existed { event::GUILD_ROLE_UPDATE } else { event::GUILD_ROLE_CREATE };
                         self.all.dispatch(name, &RoleEvent { guild_id: id, role });
                     }
                     None => {
                         for m in snap.members.values_mut() {
                             m.roles.retain(|x| *x != rid);
                         }
-                        self.all.dispatch(
-                            event::GUILD_ROLE_DELETE,
-                            &RoleDelete {
-                                guild_id: id,
-                                role_id: rid,
-                            },
-                        );
+                        self.all.dispatch(event::GUILD_ROLE_DELETE, &RoleDelete { guild_id: id, role_id: rid });
                     }
                 }
                 snap.set_roles(roles);
@@ -122,13 +110,7 @@ impl GuildActor {
                 let roles = r.roles(id)?;
                 for role in &roles {
                     if !snap.roles.contains(role) {
-                        self.all.dispatch(
-                            event::GUILD_ROLE_UPDATE,
-                            &RoleEvent {
-                                guild_id: id,
-                                role: role.clone(),
-                            },
-                        );
+                        self.all.dispatch(event::GUILD_ROLE_UPDATE, &RoleEvent { guild_id: id, role: role.clone() });
                     }
                 }
                 snap.set_roles(roles);
@@ -141,28 +123,14 @@ impl GuildActor {
         Ok(())
     }
 
-    fn apply_member(
-        &mut self,
-        uid: Id,
-        mut snap: GuildSnapshot,
-        ctx: &mut Context<Self>,
-    ) -> Result<(), StoreError> {
+    fn apply_member(&mut self, uid: Id, mut snap: GuildSnapshot, ctx: &mut Context<Self>) -> Result<(), StoreError> {
         let id = self.id();
         let member = self.core.store.read()?.member(id, uid)?;
         let was_member = snap.members.contains_key(&uid);
         match member {
             Some(m) => {
-                snap.members.insert(
-                    uid,
-                    MemberRoles {
-                        roles: m.roles.clone(),
-                    },
-                );
-                let name = if was_member {
-                    event::GUILD_MEMBER_UPDATE
-                } else {
-                    event::GUILD_MEMBER_ADD
-                };
+                snap.members.insert(uid, MemberRoles { roles: m.roles.clone() });
+                let name = if was_member { event::GUILD_MEMBER_UPDATE } else { event::GUILD_MEMBER_ADD };
                 self.all.dispatch(name, &m);
                 self.install(snap, &BTreeSet::new());
                 // A member's live sessions that are not here yet (just joined,
@@ -188,10 +156,7 @@ impl GuildActor {
                 snap.members.remove(&uid);
                 self.install(snap, &BTreeSet::new());
                 if let Some(user) = user {
-                    self.all.dispatch(
-                        event::GUILD_MEMBER_REMOVE,
-                        &MemberRemove { guild_id: id, user },
-                    );
+                    self.all.dispatch(event::GUILD_MEMBER_REMOVE, &MemberRemove { guild_id: id, user });
                 }
             }
             None => {}
@@ -226,23 +191,14 @@ impl GuildActor {
             let old_vis = self.visible.get(&user).cloned().unwrap_or_default();
             let sessions = self.user_sessions(user);
             for c in new_vis.difference(&old_vis) {
-                created
-                    .entry(*c)
-                    .or_default()
-                    .extend(sessions.iter().cloned());
+                created.entry(*c).or_default().extend(sessions.iter().cloned());
             }
             for c in old_vis.difference(&new_vis) {
-                deleted
-                    .entry(*c)
-                    .or_default()
-                    .extend(sessions.iter().cloned());
+                deleted.entry(*c).or_default().extend(sessions.iter().cloned());
             }
             for c in updated.intersection(&new_vis) {
                 if old_vis.contains(c) {
-                    changed
-                        .entry(*c)
-                        .or_default()
-                        .extend(sessions.iter().cloned());
+                    changed.entry(*c).or_default().extend(sessions.iter().cloned());
                 }
             }
             self.visible.insert(user, new_vis);
@@ -259,14 +215,7 @@ impl GuildActor {
             }
         }
         for (c, ss) in &deleted {
-            dispatch_to(
-                ss,
-                event::CHANNEL_DELETE,
-                &ChannelDelete {
-                    id: *c,
-                    guild_id: Some(self.id()),
-                },
-            );
+            dispatch_to(ss, event::CHANNEL_DELETE, &ChannelDelete { id: *c, guild_id: Some(self.id()) });
         }
         // Readers per channel from the new visibility.
         let mut readers: HashMap<Id, Readers> = HashMap::new();
@@ -279,12 +228,7 @@ impl GuildActor {
         }
         self.readers = readers;
         // Channels that no longer exist: stop their actors.
-        let gone: Vec<Id> = self
-            .channel_actors
-            .keys()
-            .filter(|c| snap.channel(**c).is_none())
-            .copied()
-            .collect();
+        let gone: Vec<Id> = self.channel_actors.keys().filter(|c| snap.channel(**c).is_none()).copied().collect();
         for c in gone {
             if let Some(a) = self.channel_actors.remove(&c) {
                 a.do_send(Shutdown);

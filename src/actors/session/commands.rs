@@ -20,40 +20,21 @@ impl Session {
         let Some(i) = self.identified() else { return };
         self.core.online.set_status(i.user.id, p.status);
         for g in i.shared.guilds() {
-            g.do_send(PresenceChanged {
-                user_id: i.user.id,
-                status: p.status,
-            });
+            g.do_send(PresenceChanged { user_id: i.user.id, status: p.status });
         }
     }
 
-    pub(super) fn on_request_members(
-        &mut self,
-        bytes: &[u8],
-        ctx: &mut ws::WebsocketContext<Self>,
-    ) {
-        let Some(req) = self.decode::<RequestGuildMembers>(bytes, Op::RequestGuildMembers, ctx)
-        else {
+    pub(super) fn on_request_members(&mut self, bytes: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(req) = self.decode::<RequestGuildMembers>(bytes, Op::RequestGuildMembers, ctx) else {
             return;
         };
         let Some(i) = self.identified() else { return };
         let Some(guild) = i.shared.guild(req.guild_id) else {
-            return self.send_error(
-                ctx,
-                Op::RequestGuildMembers,
-                req.nonce,
-                &AppError::unknown_guild(),
-            );
+            return self.send_error(ctx, Op::RequestGuildMembers, req.nonce, &AppError::unknown_guild());
         };
-        let session = crate::actors::hub::SessionRef {
-            shared: i.shared.clone(),
-            hub: self.hub.clone(),
-        };
+        let session = crate::actors::hub::SessionRef { shared: i.shared.clone(), hub: self.hub.clone() };
         let nonce = req.nonce.clone();
-        let fut = guild.send(RequestMembers {
-            session,
-            request: req,
-        });
+        let fut = guild.send(RequestMembers { session, request: req });
         ctx.spawn(fut.into_actor(self).map(move |res, s, ctx| {
             let res = res.map_err(AppError::from).and_then(|r| r);
             if let Err(e) = res {
@@ -73,34 +54,21 @@ impl Session {
             .and_then(|c| validate::nonce(cmd.nonce).map(|n| (c, n)))
             .map_err(AppError::from)
             .and_then(|(content, nonce)| {
-                let ch = self
-                    .core
-                    .registry
-                    .channel(&self.core, cmd.channel_id)?
-                    .ok_or_else(AppError::unknown_channel)?;
+                let ch =
+                    self.core.registry.channel(&self.core, cmd.channel_id)?.ok_or_else(AppError::unknown_channel)?;
                 Ok((ch, content, nonce))
             });
         let (channel, content, checked_nonce) = match prepared {
             Ok(x) => x,
             Err(e) => return self.send_error(ctx, Op::SendMessage, nonce, &e),
         };
-        let fut = channel.send(SendToChannel {
-            author,
-            content,
-            nonce: checked_nonce,
-        });
-        ctx.spawn(fut.into_actor(self).map(move |res, s, ctx| {
-            match res.map_err(AppError::from).and_then(|r| r) {
-                Ok(m) => {
-                    let ack = Ack {
-                        op: Op::SendMessage as u8,
-                        nonce,
-                        message: Some(m),
-                    };
-                    s.send_op(ctx, Op::Ack, &ack);
-                }
-                Err(e) => s.send_error(ctx, Op::SendMessage, nonce, &e),
+        let fut = channel.send(SendToChannel { author, content, nonce: checked_nonce });
+        ctx.spawn(fut.into_actor(self).map(move |res, s, ctx| match res.map_err(AppError::from).and_then(|r| r) {
+            Ok(m) => {
+                let ack = Ack { op: Op::SendMessage as u8, nonce, message: Some(m) };
+                s.send_op(ctx, Op::Ack, &ack);
             }
+            Err(e) => s.send_error(ctx, Op::SendMessage, nonce, &e),
         }));
     }
 
@@ -112,9 +80,7 @@ impl Session {
         let user_id = i.user.id;
         let channel = match self.core.registry.channel(&self.core, t.channel_id) {
             Ok(Some(c)) => c,
-            Ok(None) => {
-                return self.send_error(ctx, Op::Typing, None, &AppError::unknown_channel())
-            }
+            Ok(None) => return self.send_error(ctx, Op::Typing, None, &AppError::unknown_channel()),
             Err(e) => return self.send_error(ctx, Op::Typing, None, &e.into()),
         };
         let fut = channel.send(TypingInChannel { user_id });

@@ -20,11 +20,7 @@ use crate::store::{Read, StoreError};
 
 /// Ask a guild actor to take the session, asking again if the actor was
 /// stopping at that moment.
-async fn connect_guild(
-    core: Arc<Core>,
-    gid: Id,
-    s: SessionRef,
-) -> Option<(Id, Addr<GuildActor>, GuildState)> {
+async fn connect_guild(core: Arc<Core>, gid: Id, s: SessionRef) -> Option<(Id, Addr<GuildActor>, GuildState)> {
     for _ in 0..3 {
         let addr = match core.registry.guild(&core, gid) {
             Ok(Some(a)) => a,
@@ -56,10 +52,7 @@ fn authenticate(core: &Core, token: &str) -> Result<Option<(TokenRecord, User)>,
 fn dms(core: &Core, user: Id) -> Result<(Vec<Channel>, Vec<User>), StoreError> {
     let r = core.store.read()?;
     let channels = r.user_channels(user)?;
-    let mut ids: Vec<Id> = channels
-        .iter()
-        .flat_map(|c| c.recipients.iter().copied())
-        .collect();
+    let mut ids: Vec<Id> = channels.iter().flat_map(|c| c.recipients.iter().copied()).collect();
     ids.sort();
     ids.dedup();
     let mut users = Vec::with_capacity(ids.len());
@@ -79,10 +72,12 @@ impl Session {
         let Some(ident) = self.decode::<Identify>(bytes, Op::Identify, ctx) else {
             return self.close(ctx, CloseCode::DecodeError, "IDENTIFY payload is invalid");
         };
-        let looked_up = authenticate(&self.core, &ident.token).and_then(|a| {
-            a.map(|(t, u)| Ok((t, dms(&self.core, u.id)?, u)))
-                .transpose()
-        });
+        if let Err(e) = self.core.limits.identify(self.ip) {
+            self.send_error(ctx, Op::Identify, None, &e);
+            return self.close(ctx, CloseCode::RateLimited, "too many IDENTIFY from this address; retry later");
+        }
+        let looked_up = authenticate(&self.core, &ident.token)
+            .and_then(|a| a.map(|(t, u)| Ok((t, dms(&self.core, u.id)?, u))).transpose());
         let (token, (dm_channels, dm_users), user) = match looked_up {
             Ok(Some(x)) => x,
             Ok(None) => return self.close(ctx, CloseCode::AuthenticationFailed, "invalid token"),
@@ -101,20 +96,10 @@ impl Session {
             self.core.config.max_outbound_bytes,
             ctx.address(),
         ));
-        let sref = SessionRef {
-            shared: shared.clone(),
-            hub: self.hub.clone(),
-        };
-        self.core
-            .online
-            .add(sref.clone(), ident.presence.unwrap_or(Status::Online));
+        let sref = SessionRef { shared: shared.clone(), hub: self.hub.clone() };
+        self.core.online.add(sref.clone(), ident.presence.unwrap_or(Status::Online));
         self.core.online.register_resumable(shared.clone());
-        let guild_ids = match self
-            .core
-            .store
-            .read()
-            .and_then(|r| r.user_guild_ids(user.id))
-        {
+        let guild_ids = match self.core.store.read().and_then(|r| r.user_guild_ids(user.id)) {
             Ok(g) => g,
             Err(e) => {
                 tracing::error!(error = %e, "identify lookup");
@@ -127,9 +112,7 @@ impl Session {
         // by `SessionShared` and follow READY in order.
         self.state = State::Identifying;
         let core = self.core.clone();
-        let joins = guild_ids
-            .into_iter()
-            .map(move |gid| connect_guild(core.clone(), gid, sref.clone()));
+        let joins = guild_ids.into_iter().map(move |gid| connect_guild(core.clone(), gid, sref.clone()));
         let all = futures_util::future::join_all(joins);
         ctx.wait(all.into_actor(self).map(move |results, s, ctx| {
             let mut guilds = Vec::new();
@@ -153,11 +136,7 @@ impl Session {
 
     pub(super) fn on_resume(&mut self, bytes: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
         if !matches!(self.state, State::New) {
-            return self.close(
-                ctx,
-                CloseCode::AlreadyAuthenticated,
-                "RESUME on an identified connection",
-            );
+            return self.close(ctx, CloseCode::AlreadyAuthenticated, "RESUME on an identified connection");
         }
         let Some(r) = self.decode::<Resume>(bytes, Op::Resume, ctx) else {
             return self.close(ctx, CloseCode::DecodeError, "RESUME payload is invalid");
@@ -179,18 +158,14 @@ impl Session {
         }
         let resumed = SharedEvent::new(event::RESUMED, &(), self.encoding == Encoding::Json);
         let me = ctx.address();
-        match shared.resume(me, r.seq, resumed, |seq, ev| {
-            self.write_dispatch(ctx, seq, ev)
-        }) {
+        match shared.resume(me, r.seq, resumed, |seq, ev| self.write_dispatch(ctx, seq, ev)) {
             Ok(()) => {
                 self.state = State::Ready(Box::new(Identified { shared, user }));
             }
             Err(ResumeRefused::Invalid) => self.send_op(ctx, Op::InvalidSession, &false),
-            Err(ResumeRefused::Ahead) => self.close(
-                ctx,
-                CloseCode::InvalidSeq,
-                "RESUME seq is ahead of what the server sent",
-            ),
+            Err(ResumeRefused::Ahead) => {
+                self.close(ctx, CloseCode::InvalidSeq, "RESUME seq is ahead of what the server sent")
+            }
         }
     }
 }

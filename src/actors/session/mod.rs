@@ -72,12 +72,19 @@ pub struct Session {
     ending: bool,
     /// This actor's own address (kept for detaching in `stopped`).
     me: Option<Addr<Session>>,
+    /// The client's IP.
+    ip: std::net::IpAddr,
+    /// Commands per session (`GATEWAY_COMMANDS`).
+    limiter: governor::DefaultDirectRateLimiter,
+    /// Rate-limited commands in a row.
+    strikes: u32,
 }
 
 impl Session {
     /// A new session on the worker served by `hub`.
-    pub fn new(core: Arc<Core>, hub: WorkerHub, encoding: Encoding) -> Session {
+    pub fn new(core: Arc<Core>, hub: WorkerHub, encoding: Encoding, ip: std::net::IpAddr) -> Session {
         let heartbeat_interval = core.config.heartbeat_interval();
+        let limiter = crate::ratelimit::direct(crate::ratelimit::GATEWAY_COMMANDS, core.config.rate_limit_scale);
         Session {
             core,
             hub,
@@ -92,6 +99,9 @@ impl Session {
             refuse: None,
             ending: false,
             me: None,
+            ip,
+            limiter,
+            strikes: 0,
         }
     }
 
@@ -138,18 +148,13 @@ impl Session {
             nonce,
             code: e.code,
             message: e.message.clone(),
-            retry_after_ms: None,
+            retry_after_ms: e.retry_after_ms,
         };
         self.send_op(ctx, Op::Error, &frame);
     }
 
     /// Close with an application close code and stop.
-    fn close(
-        &mut self,
-        ctx: &mut ws::WebsocketContext<Self>,
-        code: CloseCode,
-        reason: impl Into<String>,
-    ) {
+    fn close(&mut self, ctx: &mut ws::WebsocketContext<Self>, code: CloseCode, reason: impl Into<String>) {
         let mut reason: String = reason.into();
         // A close frame's reason is at most 123 bytes (RFC 6455 §5.5).
         if reason.len() > 123 {
@@ -161,10 +166,7 @@ impl Session {
             reason.push_str("...");
         }
         tracing::debug!(session = self.number, code = code.code(), %reason, "closing session");
-        ctx.close(Some(ws::CloseReason {
-            code: ws::CloseCode::Other(code.code()),
-            description: Some(reason),
-        }));
+        ctx.close(Some(ws::CloseReason { code: ws::CloseCode::Other(code.code()), description: Some(reason) }));
         ctx.stop();
     }
 
@@ -178,20 +180,26 @@ impl Session {
     fn on_frame(&mut self, bytes: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
         let op = match codec::decode_op(bytes, self.encoding) {
             Ok(op) => op,
-            Err(e @ DecodeError::UnknownOp(_)) => {
-                return self.close(ctx, CloseCode::UnknownOpcode, e.to_string())
-            }
+            Err(e @ DecodeError::UnknownOp(_)) => return self.close(ctx, CloseCode::UnknownOpcode, e.to_string()),
             Err(e) => return self.close(ctx, CloseCode::DecodeError, e.to_string()),
         };
+        if let Err(retry) = crate::ratelimit::check_direct(&self.limiter) {
+            self.strikes += 1;
+            if self.strikes >= crate::ratelimit::GATEWAY_STRIKES {
+                return self.close(ctx, CloseCode::RateLimited, "too many commands after being rate limited");
+            }
+            let e = crate::ratelimit::limited(crate::ratelimit::GATEWAY_COMMANDS, retry);
+            return self.send_error(ctx, op, None, &e);
+        }
+        self.strikes = 0;
         match op {
             Op::Heartbeat => {
                 self.last_heartbeat = Instant::now();
                 // d is the last sequence number the client received (or null):
                 // frames up to it need not be kept for Resume.
-                if let (Some(i), Ok(Some(seq))) = (
-                    self.identified(),
-                    codec::decode_data::<Option<u64>>(bytes, self.encoding, op),
-                ) {
+                if let (Some(i), Ok(Some(seq))) =
+                    (self.identified(), codec::decode_data::<Option<u64>>(bytes, self.encoding, op))
+                {
                     i.shared.ack(seq);
                 }
                 self.send_op(ctx, Op::HeartbeatAck, &());
@@ -199,22 +207,14 @@ impl Session {
             Op::Identify => self.on_identify(bytes, ctx),
             Op::Resume => self.on_resume(bytes, ctx),
             _ if !matches!(self.state, State::Ready(_)) => {
-                self.close(
-                    ctx,
-                    CloseCode::NotAuthenticated,
-                    format!("{} before IDENTIFY", op.name()),
-                );
+                self.close(ctx, CloseCode::NotAuthenticated, format!("{} before IDENTIFY", op.name()));
             }
             Op::PresenceUpdate => self.on_presence(bytes, ctx),
             Op::RequestGuildMembers => self.on_request_members(bytes, ctx),
             Op::SendMessage => self.on_send_message(bytes, ctx),
             Op::Typing => self.on_typing(bytes, ctx),
             // decode_op only lets client ops through.
-            _ => self.close(
-                ctx,
-                CloseCode::UnknownOpcode,
-                format!("op {} is not a client op", op as u8),
-            ),
+            _ => self.close(ctx, CloseCode::UnknownOpcode, format!("op {} is not a client op", op as u8)),
         }
     }
 
@@ -228,43 +228,25 @@ impl Session {
         match codec::decode_data::<T>(bytes, self.encoding, op) {
             Ok(d) => Some(d),
             Err(e) => {
-                self.send_error(
-                    ctx,
-                    op,
-                    None,
-                    &crate::errors::AppError::invalid(e.to_string()),
-                );
+                self.send_error(ctx, op, None, &crate::errors::AppError::invalid(e.to_string()));
                 None
             }
         }
     }
 
-    fn on_binary_or_text(
-        &mut self,
-        bytes: &[u8],
-        is_text: bool,
-        ctx: &mut ws::WebsocketContext<Self>,
-    ) {
+    fn on_binary_or_text(&mut self, bytes: &[u8], is_text: bool, ctx: &mut ws::WebsocketContext<Self>) {
         match (self.encoding, is_text) {
-            (Encoding::MsgPack, true) => self.close(
-                ctx,
-                CloseCode::DecodeError,
-                "text frame on a MessagePack connection; send binary frames",
-            ),
-            (Encoding::Json, false) => self.close(
-                ctx,
-                CloseCode::DecodeError,
-                "binary frame on a JSON connection; send text frames",
-            ),
+            (Encoding::MsgPack, true) => {
+                self.close(ctx, CloseCode::DecodeError, "text frame on a MessagePack connection; send binary frames")
+            }
+            (Encoding::Json, false) => {
+                self.close(ctx, CloseCode::DecodeError, "binary frame on a JSON connection; send text frames")
+            }
             _ => self.on_frame(bytes, ctx),
         }
     }
 
-    fn on_continuation(
-        &mut self,
-        item: actix_http::ws::Item,
-        ctx: &mut ws::WebsocketContext<Self>,
-    ) {
+    fn on_continuation(&mut self, item: actix_http::ws::Item, ctx: &mut ws::WebsocketContext<Self>) {
         let (first, last, is_text, chunk) = match item {
             actix_http::ws::Item::FirstText(b) => (true, false, true, b),
             actix_http::ws::Item::FirstBinary(b) => (true, false, false, b),
@@ -278,34 +260,18 @@ impl Session {
             self.partial = Some(buf);
         } else {
             let Some(buf) = self.partial.as_mut() else {
-                return self.close(
-                    ctx,
-                    CloseCode::DecodeError,
-                    "continuation frame without a first fragment",
-                );
+                return self.close(ctx, CloseCode::DecodeError, "continuation frame without a first fragment");
             };
             buf.extend_from_slice(&chunk);
         }
-        if self
-            .partial
-            .as_ref()
-            .is_some_and(|b| b.len() > MAX_FRAME_BYTES)
-        {
-            return self.close(
-                ctx,
-                CloseCode::FrameTooLarge,
-                format!("message larger than {MAX_FRAME_BYTES} bytes"),
-            );
+        if self.partial.as_ref().is_some_and(|b| b.len() > MAX_FRAME_BYTES) {
+            return self.close(ctx, CloseCode::FrameTooLarge, format!("message larger than {MAX_FRAME_BYTES} bytes"));
         }
         if last {
             if let Some(buf) = self.partial.take() {
                 let is_text = self.partial_is_text;
                 if is_text && std::str::from_utf8(&buf).is_err() {
-                    return self.close(
-                        ctx,
-                        CloseCode::DecodeError,
-                        "text frame is not valid UTF-8",
-                    );
+                    return self.close(ctx, CloseCode::DecodeError, "text frame is not valid UTF-8");
                 }
                 self.on_binary_or_text(&buf, is_text, ctx);
             }
@@ -315,20 +281,10 @@ impl Session {
     fn check_timeouts(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
         let timeout = self.heartbeat_interval.mul_f64(1.5);
         if self.last_heartbeat.elapsed() > timeout {
-            return self.close(
-                ctx,
-                CloseCode::SessionTimedOut,
-                "no heartbeat within the timeout",
-            );
+            return self.close(ctx, CloseCode::SessionTimedOut, "no heartbeat within the timeout");
         }
-        if matches!(self.state, State::New)
-            && self.connected_at.elapsed() > crate::protocol::limits::IDENTIFY_TIMEOUT
-        {
-            self.close(
-                ctx,
-                CloseCode::NotAuthenticated,
-                "no IDENTIFY within the timeout",
-            );
+        if matches!(self.state, State::New) && self.connected_at.elapsed() > crate::protocol::limits::IDENTIFY_TIMEOUT {
+            self.close(ctx, CloseCode::NotAuthenticated, "no IDENTIFY within the timeout");
         }
     }
 }
@@ -397,16 +353,10 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Session {
                 ctx.close(reason);
                 ctx.stop();
             }
-            Err(ws::ProtocolError::Overflow) => self.close(
-                ctx,
-                CloseCode::FrameTooLarge,
-                format!("frame larger than {MAX_FRAME_BYTES} bytes"),
-            ),
-            Err(e) => self.close(
-                ctx,
-                CloseCode::DecodeError,
-                format!("WebSocket protocol error: {e}"),
-            ),
+            Err(ws::ProtocolError::Overflow) => {
+                self.close(ctx, CloseCode::FrameTooLarge, format!("frame larger than {MAX_FRAME_BYTES} bytes"))
+            }
+            Err(e) => self.close(ctx, CloseCode::DecodeError, format!("WebSocket protocol error: {e}")),
         }
     }
 
@@ -434,11 +384,7 @@ impl Handler<Outbound> for Session {
         let shared = i.shared.clone();
         shared.written(&msg.event);
         if shared.is_slow() {
-            return self.close(
-                ctx,
-                CloseCode::SlowConsumer,
-                "outbound queue overflowed: read faster",
-            );
+            return self.close(ctx, CloseCode::SlowConsumer, "outbound queue overflowed: read faster");
         }
         self.write_dispatch(ctx, msg.seq, &msg.event);
     }
@@ -450,10 +396,7 @@ pub fn end_session(core: &Core, shared: &Arc<SessionShared>) {
     core.online.remove(shared.user_id, shared.id);
     core.online.forget_resumable(&shared.resume_key);
     for g in guilds {
-        g.do_send(Disconnect {
-            session_id: shared.id,
-            user_id: shared.user_id,
-        });
+        g.do_send(Disconnect { session_id: shared.id, user_id: shared.user_id });
     }
 }
 
@@ -476,11 +419,7 @@ impl Handler<Kick> for Session {
 
     fn handle(&mut self, msg: Kick, ctx: &mut Self::Context) {
         match msg {
-            Kick::SlowConsumer => self.close(
-                ctx,
-                CloseCode::SlowConsumer,
-                "outbound queue overflowed: read faster",
-            ),
+            Kick::SlowConsumer => self.close(ctx, CloseCode::SlowConsumer, "outbound queue overflowed: read faster"),
             Kick::Revoked => {
                 self.ending = true;
                 self.close(ctx, CloseCode::SessionRevoked, "the token was revoked")
@@ -488,11 +427,7 @@ impl Handler<Kick> for Session {
             Kick::Superseded => {
                 // The session lives on in the newer connection: do not detach it.
                 self.me = None;
-                self.close(
-                    ctx,
-                    CloseCode::SessionSuperseded,
-                    "the session was resumed on another connection",
-                )
+                self.close(ctx, CloseCode::SessionSuperseded, "the session was resumed on another connection")
             }
             Kick::Shutdown => {
                 self.send_op(ctx, Op::Reconnect, &());

@@ -72,12 +72,7 @@ impl Replay {
                 return Err(ReplayError::Gone);
             }
         }
-        Ok(self
-            .frames
-            .iter()
-            .filter(|(s, _)| *s > seq)
-            .cloned()
-            .collect())
+        Ok(self.frames.iter().filter(|(s, _)| *s > seq).cloned().collect())
     }
 
     /// The highest sequence number assigned.
@@ -134,11 +129,7 @@ mod tests {
         r.ack(3, Encoding::MsgPack);
         assert_eq!(r.len(), 2);
         assert_eq!(r.after(3).unwrap().len(), 2);
-        assert_eq!(
-            r.after(2).err(),
-            Some(ReplayError::Gone),
-            "frame 3 was freed"
-        );
+        assert_eq!(r.after(2).err(), Some(ReplayError::Gone), "frame 3 was freed");
         r.ack(99, Encoding::MsgPack);
         assert!(r.is_empty());
         assert!(r.after(5).unwrap().is_empty());

@@ -76,10 +76,7 @@ impl SessionShared {
             encoding,
             max_queued_bytes,
             queued_bytes: AtomicUsize::new(0),
-            state: Mutex::new(State {
-                conn: Some(conn),
-                ..State::default()
-            }),
+            state: Mutex::new(State { conn: Some(conn), ..State::default() }),
         }
     }
 
@@ -105,10 +102,7 @@ impl SessionShared {
             self.mark_slow(&mut st, &conn);
             return;
         }
-        match conn.try_send(Outbound {
-            seq,
-            event: event.clone(),
-        }) {
+        match conn.try_send(Outbound { seq, event: event.clone() }) {
             Ok(()) => metrics::DELIVERIES.inc(),
             Err(SendError::Full(_)) => self.mark_slow(&mut st, &conn),
             // The connection is going away; the frame stays in the replay buffer.
@@ -119,10 +113,7 @@ impl SessionShared {
     fn mark_slow(&self, st: &mut State, conn: &Addr<Session>) {
         st.slow = true;
         metrics::SLOW_READERS.inc();
-        tracing::info!(
-            session = self.id,
-            "slow reader: outbound queue full, closing"
-        );
+        tracing::info!(session = self.id, "slow reader: outbound queue full, closing");
         // Further frames only go to the replay buffer; the connection closes
         // with 4021 (its mailbox may be full, so it also checks `is_slow`).
         let _ = conn.try_send(Kick::SlowConsumer);
@@ -136,11 +127,7 @@ impl SessionShared {
     /// A frame left the mailbox and was written.
     pub fn written(&self, event: &SharedEvent) {
         let size = event.len(self.encoding) + FRAME_OVERHEAD;
-        let _ = self
-            .queued_bytes
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
-                Some(q.saturating_sub(size))
-            });
+        let _ = self.queued_bytes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| Some(q.saturating_sub(size)));
     }
 
     /// Send READY first, then whatever arrived while it was being built.

@@ -1,0 +1,214 @@
+//! Rate limits: token buckets (governor), each a named rule with its numbers
+//! documented in docs/api.md and docs/protocol.md. Keys are IPs, tokens,
+//! accounts, sessions or (user, channel) pairs.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::errors::AppError;
+use crate::model::Id;
+
+/// A token bucket: `burst` requests at once, refilled by one every `every`.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// Name used in docs and error messages.
+    pub name: &'static str,
+    /// Bucket size.
+    pub burst: u32,
+    /// Time to refill one request.
+    pub every: Duration,
+}
+
+/// Gateway commands per session (any op): 120 per 60 s.
+pub const GATEWAY_COMMANDS: Rule = Rule { name: "gateway_commands", burst: 120, every: Duration::from_millis(500) };
+/// Message sends per user per channel: 5 at once, then 1 per second.
+pub const MESSAGE_SENDS: Rule = Rule { name: "message_sends", burst: 5, every: Duration::from_secs(1) };
+/// Typing events per user per channel: 2 at once, then 1 per 5 s.
+pub const TYPING: Rule = Rule { name: "typing", burst: 2, every: Duration::from_secs(5) };
+/// IDENTIFY per IP: 20 at once, then 1 per 3 s.
+pub const IDENTIFY_PER_IP: Rule = Rule { name: "identify_per_ip", burst: 20, every: Duration::from_secs(3) };
+/// Login attempts per IP: 20 at once, then 1 per 6 s.
+pub const LOGIN_PER_IP: Rule = Rule { name: "login_per_ip", burst: 20, every: Duration::from_secs(6) };
+/// Login attempts per account: 5 at once, then 1 per 12 s.
+pub const LOGIN_PER_ACCOUNT: Rule = Rule { name: "login_per_account", burst: 5, every: Duration::from_secs(12) };
+/// Registrations per IP: 10 at once, then 1 per 30 s.
+pub const REGISTER_PER_IP: Rule = Rule { name: "register_per_ip", burst: 10, every: Duration::from_secs(30) };
+/// REST requests per IP: 200 at once, then 50 per second.
+pub const REST_PER_IP: Rule = Rule { name: "rest_per_ip", burst: 200, every: Duration::from_millis(20) };
+/// REST requests per token: 100 at once, then 25 per second.
+pub const REST_PER_TOKEN: Rule = Rule { name: "rest_per_token", burst: 100, every: Duration::from_millis(40) };
+/// Rejected gateway commands in a row after which the connection is closed (4008).
+pub const GATEWAY_STRIKES: u32 = 10;
+
+/// Every rule, for docs checks.
+pub const RULES: &[Rule] = &[
+    GATEWAY_COMMANDS,
+    MESSAGE_SENDS,
+    TYPING,
+    IDENTIFY_PER_IP,
+    LOGIN_PER_IP,
+    LOGIN_PER_ACCOUNT,
+    REGISTER_PER_IP,
+    REST_PER_IP,
+    REST_PER_TOKEN,
+];
+
+fn quota(rule: Rule, scale: f64) -> Quota {
+    let scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
+    let burst = ((f64::from(rule.burst) * scale).round() as u32).max(1);
+    let every = rule.every.div_f64(scale).max(Duration::from_nanos(1));
+    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(every).map_or(Quota::per_second(burst), |q| q.allow_burst(burst))
+}
+
+/// A per-session limiter (gateway commands).
+pub fn direct(rule: Rule, scale: f64) -> DefaultDirectRateLimiter {
+    RateLimiter::direct(quota(rule, scale))
+}
+
+/// Check a direct limiter; Err carries the time until a retry may succeed.
+pub fn check_direct(l: &DefaultDirectRateLimiter) -> Result<(), Duration> {
+    l.check().map_err(|nu| nu.wait_time_from(DefaultClock::default().now()))
+}
+
+/// The 429 error for a rule.
+pub fn limited(rule: Rule, retry: Duration) -> AppError {
+    let mut e = AppError::new("rate_limited", format!("rate limited ({}); retry later", rule.name));
+    e.retry_after_ms = Some(u64::try_from(retry.as_millis()).unwrap_or(u64::MAX).max(1));
+    e
+}
+
+struct Keyed<K: std::hash::Hash + Eq + Clone> {
+    rule: Rule,
+    limiter: DefaultKeyedRateLimiter<K>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
+    fn new(rule: Rule, scale: f64) -> Self {
+        Keyed { rule, limiter: RateLimiter::keyed(quota(rule, scale)) }
+    }
+
+    fn check(&self, key: &K) -> Result<(), AppError> {
+        self.limiter.check_key(key).map_err(|nu| limited(self.rule, nu.wait_time_from(DefaultClock::default().now())))
+    }
+
+    fn prune(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
+/// The server-wide keyed limiters.
+pub struct Limits {
+    message_sends: Keyed<(Id, Id)>,
+    typing: Keyed<(Id, Id)>,
+    identify_ip: Keyed<IpAddr>,
+    login_ip: Keyed<IpAddr>,
+    login_account: Keyed<String>,
+    register_ip: Keyed<IpAddr>,
+    rest_ip: Keyed<IpAddr>,
+    rest_token: Keyed<String>,
+    /// Multiplier applied to every rule (1.0 in production).
+    pub scale: f64,
+}
+
+impl Limits {
+    /// Limiters for every rule, scaled by `scale`.
+    pub fn new(scale: f64) -> Limits {
+        Limits {
+            message_sends: Keyed::new(MESSAGE_SENDS, scale),
+            typing: Keyed::new(TYPING, scale),
+            identify_ip: Keyed::new(IDENTIFY_PER_IP, scale),
+            login_ip: Keyed::new(LOGIN_PER_IP, scale),
+            login_account: Keyed::new(LOGIN_PER_ACCOUNT, scale),
+            register_ip: Keyed::new(REGISTER_PER_IP, scale),
+            rest_ip: Keyed::new(REST_PER_IP, scale),
+            rest_token: Keyed::new(REST_PER_TOKEN, scale),
+            scale,
+        }
+    }
+
+    /// A message send by `user` in `channel`.
+    pub fn message_send(&self, user: Id, channel: Id) -> Result<(), AppError> {
+        self.message_sends.check(&(user, channel))
+    }
+    /// A typing event by `user` in `channel`.
+    pub fn typing(&self, user: Id, channel: Id) -> Result<(), AppError> {
+        self.typing.check(&(user, channel))
+    }
+    /// An IDENTIFY from `ip`.
+    pub fn identify(&self, ip: IpAddr) -> Result<(), AppError> {
+        self.identify_ip.check(&ip)
+    }
+    /// A login attempt from `ip` for `account` (lowercased username).
+    pub fn login(&self, ip: IpAddr, account: &str) -> Result<(), AppError> {
+        self.login_ip.check(&ip)?;
+        self.login_account.check(&account.to_string())
+    }
+    /// A registration from `ip`.
+    pub fn register(&self, ip: IpAddr) -> Result<(), AppError> {
+        self.register_ip.check(&ip)
+    }
+    /// A REST request from `ip`, with `token` if it carried one.
+    pub fn rest(&self, ip: IpAddr, token: Option<&str>) -> Result<(), AppError> {
+        self.rest_ip.check(&ip)?;
+        match token {
+            Some(t) => self.rest_token.check(&t.to_string()),
+            None => Ok(()),
+        }
+    }
+
+    /// Forget keys whose buckets are full again (bounds memory).
+    pub fn prune(&self) {
+        self.message_sends.prune();
+        self.typing.prune();
+        self.identify_ip.prune();
+        self.login_ip.prune();
+        self.login_account.prune();
+        self.register_ip.prune();
+        self.rest_ip.prune();
+        self.rest_token.prune();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_allow_the_burst_then_refuse_with_a_retry_time() {
+        let l = Limits::new(1.0);
+        let (u, c) = (Id(1), Id(2));
+        for _ in 0..MESSAGE_SENDS.burst {
+            assert!(l.message_send(u, c).is_ok());
+        }
+        let e = l.message_send(u, c).unwrap_err();
+        assert_eq!(e.code, "rate_limited");
+        assert_eq!(e.status, 429);
+        let retry = e.retry_after_ms.unwrap();
+        assert!(retry > 0 && retry <= 1000, "{retry}");
+        // Another channel, another user: separate buckets.
+        assert!(l.message_send(u, Id(3)).is_ok());
+        assert!(l.message_send(Id(9), c).is_ok());
+    }
+
+    #[test]
+    fn scale_multiplies_the_burst() {
+        let l = Limits::new(10.0);
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        for _ in 0..(LOGIN_PER_ACCOUNT.burst * 10) {
+            assert!(l.login(ip, "a").is_ok());
+        }
+        assert!(l.login(ip, "a").is_err(), "the account bucket is 10 × 5");
+        assert!(l.login(ip, "b").is_ok());
+        let d = direct(GATEWAY_COMMANDS, 1.0);
+        for _ in 0..GATEWAY_COMMANDS.burst {
+            assert!(check_direct(&d).is_ok());
+        }
+        assert!(check_direct(&d).is_err());
+    }
+}
