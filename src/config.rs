@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::auth::PasswordCost;
-use crate::protocol::limits::{ACTOR_IDLE_TIMEOUT, HEARTBEAT_INTERVAL, MAX_OUTBOUND_BYTES, RESUME_GRACE};
+use crate::protocol::limits::{
+    ACTOR_IDLE_TIMEOUT, HEARTBEAT_INTERVAL, MAX_CONNECTIONS_PER_IP, MAX_OUTBOUND_BYTES, RESUME_GRACE,
+};
 
 /// Settings of `hearth serve`.
 #[derive(Debug, Clone, Args)]
@@ -44,6 +46,14 @@ pub struct Config {
     /// and benchmarks on one machine raise it).
     #[arg(long, env = "HEARTH_RATE_LIMIT_SCALE", default_value_t = 1.0)]
     pub rate_limit_scale: f64,
+    /// Gateway connections one IP address may hold open.
+    #[arg(long, env = "HEARTH_MAX_CONNECTIONS_PER_IP", default_value_t = MAX_CONNECTIONS_PER_IP)]
+    pub max_connections_per_ip: usize,
+    /// Web origins (scheme://host[:port]) allowed to open gateway connections,
+    /// comma-separated, besides the server's own origin. `*` allows any.
+    /// Connections without an Origin header (bots, native clients) are always allowed.
+    #[arg(long, env = "HEARTH_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
     /// argon2id memory cost in KiB.
     #[arg(long, env = "HEARTH_ARGON2_MEMORY_KIB", default_value_t = PasswordCost::default().memory_kib)]
     pub argon2_memory_kib: u32,

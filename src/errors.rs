@@ -17,6 +17,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("invalid_credentials", 401, "Wrong username or password"),
     ("missing_permissions", 403, "You can see the resource but may not do this"),
     ("hierarchy", 403, "The target role or member is at or above your highest role"),
+    ("forbidden_origin", 403, "The WebSocket upgrade came from a web page whose Origin is not allowed"),
     ("not_found", 404, "No such route"),
     ("unknown_user", 404, "No such user"),
     ("unknown_guild", 404, "No such guild, or you are not a member"),
@@ -33,6 +34,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("unsupported_media_type", 415, "Content-Type is neither application/json nor application/msgpack"),
     ("limit_reached", 422, "A documented count limit was reached (channels, roles, guilds, ...)"),
     ("rate_limited", 429, "Too many requests; retry after the given time"),
+    ("too_many_connections", 429, "This address has MAX_CONNECTIONS_PER_IP gateway connections open"),
     ("internal", 500, "Something went wrong on the server; nothing was changed"),
     ("unavailable", 503, "The server is shutting down"),
 ];

@@ -21,6 +21,22 @@ struct Entry {
 pub struct Online {
     users: DashMap<Id, Entry>,
     resumable: DashMap<String, Arc<SessionShared>>,
+    connections: Arc<DashMap<std::net::IpAddr, usize>>,
+}
+
+/// One open gateway connection counted against its IP; released on drop.
+pub struct ConnectionSlot {
+    ip: std::net::IpAddr,
+    counts: Arc<DashMap<std::net::IpAddr, usize>>,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        if let Some(mut n) = self.counts.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+        }
+        self.counts.remove_if(&self.ip, |_, n| *n == 0);
+    }
 }
 
 impl Online {
@@ -101,6 +117,16 @@ impl Online {
                 s.shared.kick(kick);
             }
         }
+    }
+
+    /// Count a new gateway connection from `ip`; None if it already has `max`.
+    pub fn connection_slot(&self, ip: std::net::IpAddr, max: usize) -> Option<ConnectionSlot> {
+        let mut n = self.connections.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ConnectionSlot { ip, counts: self.connections.clone() })
     }
 
     /// Make a session findable by its `session_id` for Resume.

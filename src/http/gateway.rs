@@ -3,12 +3,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
 use crate::actors::hub::WorkerHub;
 use crate::actors::session::Session;
 use crate::actors::Core;
+use crate::errors::AppError;
 use crate::protocol::limits::MAX_FRAME_BYTES;
 use crate::protocol::{CloseCode, Encoding, PROTOCOL_VERSION};
 
@@ -27,6 +29,13 @@ pub async fn upgrade(
     let encoding = q.get("encoding").map(|e| Encoding::from_query(e));
     let version_ok = q.get("v").is_none_or(|v| v.parse::<u8>().ok() == Some(PROTOCOL_VERSION));
     let ip = req.peer_addr().map_or(std::net::IpAddr::from([127, 0, 0, 1]), |a| a.ip());
+    let header = |name| req.headers().get(name).and_then(|v: &actix_web::http::header::HeaderValue| v.to_str().ok());
+    if !super::origin::allowed(header(header::ORIGIN), header(header::HOST), &core.config.allowed_origins) {
+        return Err(AppError::new("forbidden_origin", "this web origin may not open gateway connections").into());
+    }
+    let Some(slot) = core.online.connection_slot(ip, core.config.max_connections_per_ip) else {
+        return Err(AppError::new("too_many_connections", "too many gateway connections from this address").into());
+    };
     let mut session = Session::new(
         core.get_ref().clone(),
         hub.get_ref().clone(),
@@ -38,5 +47,6 @@ pub async fn upgrade(
     } else if matches!(encoding, Some(None)) {
         session = session.refused(CloseCode::InvalidEncoding, "encoding must be msgpack or json");
     }
+    let session = session.holding(slot);
     ws::WsResponseBuilder::new(session, &req, stream).frame_size(MAX_FRAME_BYTES).start()
 }

@@ -13,6 +13,7 @@ pub mod invites;
 pub mod members;
 pub mod messages;
 pub mod meta;
+pub mod origin;
 pub mod roles;
 
 use actix_web::web;

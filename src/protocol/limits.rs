@@ -8,6 +8,8 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Deepest nesting of arrays/maps accepted in a MessagePack frame or body
 /// (JSON: serde_json's own limit of 128).
 pub const MAX_DECODE_DEPTH: usize = 32;
+/// Default gateway connections one IP address may hold open (`--max-connections-per-ip`).
+pub const MAX_CONNECTIONS_PER_IP: usize = 100;
 /// Largest REST request body, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Interval the server asks clients to heartbeat at (sent in Hello).

@@ -79,6 +79,11 @@ impl Server {
             } else {
                 &["--rate-limit-scale", "1000"][..]
             })
+            .args(if self.extra.iter().any(|a| a == "--max-connections-per-ip") {
+                &[][..]
+            } else {
+                &["--max-connections-per-ip", "10000"][..]
+            })
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

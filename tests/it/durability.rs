@@ -131,3 +131,80 @@ async fn a_stalled_reader_is_closed_without_slowing_the_channel() {
     eprintln!("bob received {total} messages in {elapsed:?}; stalled reader got {received} before 4021");
     assert!(!s.logged_panic());
 }
+
+/// SIGTERM: sessions are told to reconnect, acknowledged writes are kept, the
+/// process exits 0 promptly, and clients catch up after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_tells_clients_and_keeps_every_acknowledged_write() {
+    let mut s = Server::start().await;
+    let alice = s.user("alice").await;
+    let bob = s.user("bob").await;
+    let (_, general) = alice.guild(&s, "g").await;
+    bob.join(&s, &alice.invite(&s, general, json!({})).await).await;
+    let (mut b, _) = Gw::identify(&s, &bob, Enc::Json).await;
+    // A steady writer: records what was acknowledged before the server went away.
+    let (api, token) = (s.api(""), alice.token.clone());
+    let writer = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let mut acked = Vec::new();
+        for i in 0..100_000 {
+            let r = client
+                .post(format!("{api}/channels/{general}/messages"))
+                .bearer_auth(&token)
+                .json(&json!({"content": format!("w{i}")}))
+                .send()
+                .await;
+            match r {
+                Ok(r) if r.status() == 201 => acked.push(format!("w{i}")),
+                _ => break, // the server is gone
+            }
+        }
+        acked
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut seen = Vec::new();
+    let stopping = Instant::now();
+    let code = tokio::spawn(async move { s.terminate().await.map(|c| (c, s)) });
+    // Bob gets RECONNECT (op 7), then close 4024.
+    let mut reconnect = false;
+    loop {
+        match b.next_within(WAIT).await {
+            Ok(Some(f)) if f.op == 7 => {
+                reconnect = true;
+                break;
+            }
+            Ok(Some(f)) => {
+                if f.t.as_deref() == Some("MESSAGE_CREATE") {
+                    seen.push(f.d["content"].as_str().unwrap().to_string());
+                }
+            }
+            Ok(None) => break,
+            Err(()) => panic!("no shutdown notice"),
+        }
+    }
+    assert!(reconnect, "RECONNECT before the close");
+    b.expect_close(4024).await;
+    let (exit, mut s) = code.await.unwrap().expect("server did not exit in time");
+    assert_eq!(exit, 0);
+    assert!(stopping.elapsed() < Duration::from_secs(10), "took {:?}", stopping.elapsed());
+    let acked = writer.await.unwrap();
+    assert!(!acked.is_empty());
+
+    s.restart().await;
+    let (_, mut hist) = alice.get(&s, &format!("/channels/{general}/messages?limit=100&after=0")).await;
+    let mut stored: Vec<String> = Vec::new();
+    loop {
+        let page = hist.as_array().unwrap().clone();
+        if page.is_empty() {
+            break;
+        }
+        let last = id(&page.last().unwrap()["id"]);
+        stored.extend(page.iter().map(|m| m["content"].as_str().unwrap().to_string()));
+        hist = alice.get(&s, &format!("/channels/{general}/messages?limit=100&after={last}")).await.1;
+    }
+    for a in &acked {
+        assert_eq!(stored.iter().filter(|c| *c == a).count(), 1, "{a} acknowledged but not stored once");
+    }
+    assert!(seen.iter().all(|c| stored.contains(c)));
+    eprintln!("{} acknowledged, {} stored, bob saw {} live", acked.len(), stored.len(), seen.len());
+}

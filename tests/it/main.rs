@@ -10,6 +10,7 @@ mod durability;
 mod gateway_life;
 mod guild_admin;
 mod invites;
+mod origins;
 mod permissions;
 mod rate_limits;
 mod resume;

@@ -78,6 +78,8 @@ pub struct Session {
     limiter: governor::DefaultDirectRateLimiter,
     /// Rate-limited commands in a row.
     strikes: u32,
+    /// This connection's place in the per-IP connection count.
+    _slot: Option<crate::actors::online::ConnectionSlot>,
 }
 
 impl Session {
@@ -102,7 +104,14 @@ impl Session {
             ip,
             limiter,
             strikes: 0,
+            _slot: None,
         }
+    }
+
+    /// Hold `slot` for as long as this connection lives.
+    pub fn holding(mut self, slot: crate::actors::online::ConnectionSlot) -> Session {
+        self._slot = Some(slot);
+        self
     }
 
     /// A session that closes at once with `code` (bad `v` or `encoding`).
