@@ -54,6 +54,10 @@ pub struct Config {
     /// Connections without an Origin header (bots, native clients) are always allowed.
     #[arg(long, env = "HEARTH_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+    /// Seconds after which the kernel drops a connection whose peer stopped
+    /// reading or acknowledging (TCP_USER_TIMEOUT on accepted sockets).
+    #[arg(long, env = "HEARTH_TCP_USER_TIMEOUT_SECS", default_value_t = 30)]
+    pub tcp_user_timeout_secs: u64,
     /// argon2id memory cost in KiB.
     #[arg(long, env = "HEARTH_ARGON2_MEMORY_KIB", default_value_t = PasswordCost::default().memory_kib)]
     pub argon2_memory_kib: u32,

@@ -23,6 +23,7 @@ pub async fn run(config: Config) -> io::Result<()> {
     config.workers = workers;
     let core = Core::new(store.clone(), config.clone());
     let next_worker = Arc::new(AtomicUsize::new(0));
+    let tcp_user_timeout = std::time::Duration::from_secs(config.tcp_user_timeout_secs.max(1));
     let core_for_shutdown = core.clone();
     let core_data = web::Data::new(core);
     let server = HttpServer::new(move || {
@@ -35,10 +36,15 @@ pub async fn run(config: Config) -> io::Result<()> {
             .wrap(middleware::Compress::default())
             .configure(crate::http::configure)
     })
-    .on_connect(|conn, _| {
+    .on_connect(move |conn, _| {
         if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
             // Gateway frames are small and latency-sensitive: no Nagle delay.
             let _ = tcp.set_nodelay(true);
+            // A peer that stops reading freezes its session actor (the socket
+            // never drains, so the actor is never polled again). The kernel
+            // then drops the connection once sent data stays unacknowledged
+            // (or the window stays closed) this long, which frees it.
+            let _ = socket2::SockRef::from(tcp).set_tcp_user_timeout(Some(tcp_user_timeout));
         }
     })
     .workers(workers)

@@ -8,6 +8,9 @@ pub mod events;
 pub mod limits;
 pub mod op;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 pub use close::CloseCode;
 pub use codec::{Encoding, SharedEvent};
 pub use op::Op;

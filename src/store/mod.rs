@@ -4,6 +4,8 @@
 //! Acknowledged means durable: [`Store::write`] resolves only after the batch
 //! that holds the write was committed with an fsync.
 
+#[cfg(test)]
+mod crash_tests;
 mod read;
 mod tables;
 mod write;

@@ -114,6 +114,17 @@ impl Server {
         self.child = Some(child);
     }
 
+    /// The server's resident memory in KiB (from /proc).
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.as_ref().and_then(|c| c.id()).expect("server running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
     /// Kill -9 the server.
     pub async fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -89,17 +89,24 @@ async fn a_stalled_reader_is_closed_without_slowing_the_channel() {
     let (mut b, _) = Gw::identify(&s, &bob, Enc::MsgPack).await;
     let (mut a, _) = Gw::identify(&s, &alice, Enc::MsgPack).await;
     // From here on `stalled` is never read until the end.
+    let rss_before = s.rss_kib();
     let body = "x".repeat(3900);
     let total = 2500;
     let started = Instant::now();
     // Paced by acknowledgements: each message is durable before the next.
+    // The acknowledgement time stamps each message for bob's latency.
+    let sent_at = std::sync::Arc::new(std::sync::Mutex::new(vec![None; total]));
+    let stamps = sent_at.clone();
     let sender = tokio::spawn(async move {
         for i in 0..total {
             a.say(general, &format!("{i} {body}"), &i.to_string()).await;
+            stamps.lock().unwrap()[i] = Some(Instant::now());
             a.drain(Duration::ZERO).await;
         }
         a
     });
+    let mut latencies = Vec::with_capacity(total);
+    let mut peak_rss = rss_before;
     // Bob reads everything, in order, while the stalled reader holds nothing up.
     let mut next = 0;
     while next < total {
@@ -107,10 +114,34 @@ async fn a_stalled_reader_is_closed_without_slowing_the_channel() {
         if f.t.as_deref() == Some("MESSAGE_CREATE") {
             let n: usize = f.d["content"].as_str().unwrap().split(' ').next().unwrap().parse().unwrap();
             assert_eq!(n, next, "bob gets every message once, in order");
+            // Received before or just after the ack: count from the ack (or 0).
+            if let Some(t) = sent_at.lock().unwrap()[n] {
+                latencies.push(t.elapsed());
+            } else {
+                latencies.push(Duration::ZERO);
+            }
             next += 1;
+            if next % 250 == 0 {
+                peak_rss = peak_rss.max(s.rss_kib());
+            }
         }
     }
     let elapsed = started.elapsed();
+    latencies.sort();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    let growth = peak_rss.saturating_sub(rss_before);
+    eprintln!(
+        "bob's delivery after ack: p50 {:?} p99 {p99:?}; server RSS {rss_before} KiB → peak {peak_rss} KiB",
+        latencies[latencies.len() / 2]
+    );
+    assert!(p99 < Duration::from_millis(250), "a stalled reader slowed the others: p99 {p99:?}");
+    // 10 MB of messages went through. What may stay: each session's replay
+    // buffer (MAX_REPLAY_BYTES = 8 MiB of shared payloads, kept in both
+    // encodings because one reader is JSON — these test clients never ack
+    // with heartbeats), the stalled reader's 256 KiB outbound bound, the
+    // database page cache, and allocator slack. Without the bounds this
+    // would grow with every message.
+    assert!(growth < 72 * 1024, "server memory grew by {growth} KiB");
     let _a = sender.await.unwrap();
     assert!(s.metric("hearth_slow_reader_disconnects_total").await >= 1.0, "the stalled reader was detected");
     // Once it reads again it finds a 4021 close after what was already queued.
@@ -207,4 +238,37 @@ async fn graceful_shutdown_tells_clients_and_keeps_every_acknowledged_write() {
     }
     assert!(seen.iter().all(|c| stored.contains(c)));
     eprintln!("{} acknowledged, {} stored, bob saw {} live", acked.len(), stored.len(), seen.len());
+}
+
+/// A reader that never reads again is freed by the kernel (TCP_USER_TIMEOUT),
+/// even though its session actor can no longer run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_never_reads_again_is_freed() {
+    let s = Server::start_with(&["--max-outbound-bytes", "262144", "--tcp-user-timeout-secs", "2"]).await;
+    let alice = s.user("alice").await;
+    let slow = s.user("slow").await;
+    let (_, general) = alice.guild(&s, "Busy").await;
+    slow.join(&s, &alice.invite(&s, general, json!({})).await).await;
+    let mut stalled = Gw::connect_small_rcvbuf(&s, Enc::Json, 4096).await;
+    stalled.send(2, json!({"token": slow.token})).await;
+    stalled.dispatch("READY").await;
+    let (mut a, _) = Gw::identify(&s, &alice, Enc::MsgPack).await;
+    let body = "x".repeat(3900);
+    let mut i = 0;
+    while s.metric("hearth_slow_reader_disconnects_total").await < 1.0 {
+        for _ in 0..100 {
+            a.say(general, &format!("{i} {body}"), &i.to_string()).await;
+            i += 1;
+        }
+        assert!(i < 20_000, "never detected as slow");
+    }
+    let connections = s.metric("hearth_gateway_connections").await;
+    assert_eq!(connections, 2.0);
+    // Within the user timeout (+ retransmission slack) the connection is gone.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.metric("hearth_gateway_connections").await > 1.0 {
+        assert!(Instant::now() < deadline, "the stalled connection was never freed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(stalled);
 }
