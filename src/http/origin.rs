@@ -23,11 +23,13 @@ pub fn allowed(origin: Option<&str>, host: Option<&str>, extra: &[String]) -> bo
 mod tests {
     use super::allowed;
 
+    type Case<'a> = (Option<&'a str>, Option<&'a str>, &'a [String], bool);
+
     #[test]
     fn origin_rules() {
         let none: Vec<String> = vec![];
         let extra = vec!["https://chat.example.org".to_string()];
-        let cases: &[(Option<&str>, Option<&str>, &[String], bool)] = &[
+        let cases: &[Case] = &[
             (None, Some("127.0.0.1:8080"), &none, true),
             (Some("http://127.0.0.1:8080"), Some("127.0.0.1:8080"), &none, true),
             (Some("https://HEARTH.example:443"), Some("hearth.example:443"), &none, true),

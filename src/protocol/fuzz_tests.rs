@@ -30,7 +30,7 @@ use crate::model::{validate, Id, Status};
 
 const ENCODINGS: [Encoding; 2] = [Encoding::MsgPack, Encoding::Json];
 
-/// Nesting serde_json refuses past (its built-in recursion limit).
+/// serde_json's built-in recursion limit (for values it builds).
 const JSON_DEPTH_LIMIT: usize = 128;
 
 /// Stack for the deep-nesting properties: a decoder that recursed once per
@@ -603,11 +603,14 @@ impl Spot {
     /// decoders are not pinned down: serde's derive is lenient, e.g. it reads
     /// a struct from an array and a missing `Option` field as `None`.)
     fn check(self, layers: usize, enc: Encoding, got: Outcome) -> Result<(), String> {
-        let limit = match enc {
-            Encoding::Json => JSON_DEPTH_LIMIT,
-            Encoding::MsgPack => MAX_DECODE_DEPTH,
+        // MessagePack refuses nesting deeper than MAX_DECODE_DEPTH, frame
+        // included. serde_json skips a value nobody reads without recursing
+        // (so at any depth, on any stack); its limit of 128 applies only to
+        // values it builds, and no command has a field that nests.
+        let fits = match enc {
+            Encoding::Json => true,
+            Encoding::MsgPack => self.outer_depth() + layers <= MAX_DECODE_DEPTH,
         };
-        let fits = self.outer_depth() + layers <= limit;
         let ok = match self {
             _ if !fits => got == REJECTED,
             // A frame must be a map: an array never is, and a map of maps has no op.
