@@ -33,6 +33,12 @@ const ENCODINGS: [Encoding; 2] = [Encoding::MsgPack, Encoding::Json];
 /// serde_json's built-in recursion limit (for values it builds).
 const JSON_DEPTH_LIMIT: usize = 128;
 
+/// The deepest MessagePack nesting (arrays/maps, the frame map included)
+/// that decodes. rmp-serde's `set_max_depth(n)` refuses the n-th level, so
+/// this is one less than `MAX_DECODE_DEPTH`, which limits.rs describes as
+/// the deepest accepted.
+const MSGPACK_DEEPEST: usize = MAX_DECODE_DEPTH - 1;
+
 /// Stack for the deep-nesting properties: a decoder that recursed once per
 /// level would need megabytes for 100 000 levels; a bounded one fits here
 /// even unoptimized. (A server worker thread has 2 MiB.)
@@ -41,6 +47,14 @@ const SMALL_STACK: usize = 256 * 1024;
 /// Largest single allocation any decoder may make for the small frames
 /// generated here: far below any length a header can declare.
 const ALLOC_BOUND: usize = 64 * 1024;
+
+/// A proptest config running `cases` cases, times `HEARTH_FUZZ_SCALE` when
+/// set (e.g. `HEARTH_FUZZ_SCALE=100 cargo test --lib fuzz_tests` for a long
+/// fuzzing run; CI runs the default, a few seconds in all).
+fn config(cases: u32) -> ProptestConfig {
+    let scale = std::env::var("HEARTH_FUZZ_SCALE").ok().and_then(|s| s.parse::<u32>().ok()).unwrap_or(1).max(1);
+    ProptestConfig::with_cases(cases.saturating_mul(scale))
+}
 
 // ---------------------------------------------------------------------------
 // Measuring allocations.
@@ -109,6 +123,18 @@ mod alloc_probe {
 }
 
 use alloc_probe::largest_allocation;
+
+#[test]
+fn the_allocation_probe_sees_a_large_allocation() {
+    // Otherwise the bounds below would hold vacuously. (Reserved, never touched.)
+    let ((), largest) = largest_allocation(|| {
+        let v: Vec<u8> = Vec::with_capacity(3 << 30);
+        std::hint::black_box(&v);
+    });
+    assert!(largest >= 3 << 30, "{largest}");
+    let ((), nothing) = largest_allocation(|| ());
+    assert_eq!(nothing, 0);
+}
 
 // ---------------------------------------------------------------------------
 // Running every decoder.
@@ -376,11 +402,11 @@ fn mutate(bytes: &mut Vec<u8>, m: &Mutation) {
 // ---------------------------------------------------------------------------
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(config(10_000))]
 
     /// Arbitrary bytes, in both encodings, through every decoder.
     #[test]
-    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         for enc in ENCODINGS {
             decode_bounded(&bytes, enc);
         }
@@ -403,6 +429,11 @@ proptest! {
             decode_bounded(s.as_bytes(), enc);
         }
     }
+
+}
+
+proptest! {
+    #![proptest_config(config(4000))]
 
     /// Valid frames decode as what they are, and structurally mutated copies
     /// (truncated, flipped, spliced, cut, repeated) decode to Ok or Err.
@@ -483,7 +514,8 @@ fn wrong_types_in_every_field_are_refused() {
                     // A string is a fine token, nonce or session id; -1 is no id.
                     let fits = matches!(
                         (key.as_str(), w),
-                        ("token" | "session_id" | "nonce" | "content", Value::String(_)) | ("presences", Value::Bool(_))
+                        ("token" | "session_id" | "nonce" | "content", Value::String(_))
+                            | ("presences", Value::Bool(_))
                     );
                     let out = decode_everything(&encode(&json!({"op": op as u8, "d": bad}), enc), enc);
                     assert_eq!(out.accepted[slot(op)], fits, "{op:?} {enc:?} {key}={w}");
@@ -603,13 +635,13 @@ impl Spot {
     /// decoders are not pinned down: serde's derive is lenient, e.g. it reads
     /// a struct from an array and a missing `Option` field as `None`.)
     fn check(self, layers: usize, enc: Encoding, got: Outcome) -> Result<(), String> {
-        // MessagePack refuses nesting deeper than MAX_DECODE_DEPTH, frame
+        // MessagePack refuses nesting deeper than MSGPACK_DEEPEST, frame
         // included. serde_json skips a value nobody reads without recursing
         // (so at any depth, on any stack); its limit of 128 applies only to
         // values it builds, and no command has a field that nests.
         let fits = match enc {
             Encoding::Json => true,
-            Encoding::MsgPack => self.outer_depth() + layers <= MAX_DECODE_DEPTH,
+            Encoding::MsgPack => self.outer_depth() + layers <= MSGPACK_DEEPEST,
         };
         let ok = match self {
             _ if !fits => got == REJECTED,
@@ -678,7 +710,7 @@ fn deep_nesting_is_refused_without_overflowing_a_small_stack() {
     let started = Instant::now();
     on_small_stack(|| {
         let mut depths: Vec<usize> = vec![0, 1, 2, 8, 16, 100, 1000, 10_000, 100_000];
-        for limit in [MAX_DECODE_DEPTH, JSON_DEPTH_LIMIT] {
+        for limit in [MSGPACK_DEEPEST, MAX_DECODE_DEPTH, JSON_DEPTH_LIMIT] {
             depths.extend([limit - 3, limit - 2, limit - 1, limit, limit + 1, limit + 2]);
         }
         for n in depths {
@@ -696,7 +728,7 @@ fn deep_nesting_is_refused_without_overflowing_a_small_stack() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(config(300))]
 
     /// Random mixes of arrays and maps, up to a few times the limits.
     #[test]
@@ -774,7 +806,7 @@ fn huge_declared_lengths_are_refused_quickly_without_allocating() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1000))]
+    #![proptest_config(config(5000))]
 
     /// Any large declared length, anywhere a value may start, with a short
     /// random tail: refused, fast, with no allocation sized by the header.
@@ -829,7 +861,7 @@ fn status_of(s: &str) -> Status {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(500))]
+    #![proptest_config(config(2000))]
 
     #[test]
     fn send_message_round_trips(channel_id in any::<u64>(), content in text(), nonce in prop::option::of(text())) {
@@ -916,7 +948,7 @@ const EVENT_NAMES: [&str; 5] =
     ["MESSAGE_CREATE", "READY", "GUILD_MEMBERS_CHUNK", "X", "AN_EVENT_NAME_LONGER_THAN_THIRTY_ONE_BYTES"];
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(500))]
+    #![proptest_config(config(2000))]
 
     #[test]
     fn dispatch_frames_decode_back(
@@ -986,7 +1018,7 @@ fn any_input() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(config(10_000))]
 
     #[test]
     fn validation_never_panics_and_follows_the_documented_bounds(s in any_input()) {
@@ -1050,4 +1082,22 @@ proptest! {
             Err(_) => prop_assert!(chars > MAX_TOPIC_CHARS),
         }
     }
+}
+#[test]
+fn zz_leniency() {
+    let j = br#"{"op":40,"d":[1,"hi"]}"#;
+    eprintln!("json positional send: {:?}", decode_data::<SendMessage>(j, Encoding::Json, Op::SendMessage).map(|m| (m.channel_id, m.content)));
+    let m = rmp_serde::to_vec_named(&json!({"op":40,"d":[1,"hi"]})).unwrap();
+    eprintln!("mp positional send: {:?}", decode_data::<SendMessage>(&m, Encoding::MsgPack, Op::SendMessage).map(|m| (m.channel_id, m.content)));
+    for st in [json!(0), json!(1), json!(3), json!(4), json!({"idle": null}), json!({"idle": 5})] {
+        let f = json!({"op":3,"d":{"status": st}});
+        let m = rmp_serde::to_vec_named(&f).unwrap();
+        eprintln!("status {st}: mp {:?} json {:?}", decode_data::<PresenceUpdate>(&m, Encoding::MsgPack, Op::PresenceUpdate).map(|p| p.status).map_err(|e| e.to_string()),
+          decode_data::<PresenceUpdate>(f.to_string().as_bytes(), Encoding::Json, Op::PresenceUpdate).map(|p| p.status).map_err(|e| e.to_string()));
+    }
+    let f = json!({"op":1});
+    eprintln!("hb no d: {:?}", decode_data::<Option<u64>>(f.to_string().as_bytes(), Encoding::Json, Op::Heartbeat));
+    let f = json!({"op":1,"d":{}});
+    eprintln!("RGM from heartbeat: {:?}", decode_data::<Typing>(br#"{"op":42,"d":{"channel_id":"1","channel_id":"2"}}"#, Encoding::Json, Op::Typing).map(|t| t.channel_id));
+    let _ = f;
 }

@@ -73,6 +73,22 @@ macro_rules! from_redb {
 }
 from_redb!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
 
+/// Create a new database file atomically: build it under a temporary name,
+/// then rename it into place and sync the directory. A crash part-way through
+/// creating it (redb writes its header in two synced steps) then leaves only
+/// a temporary file, never a `hearth.redb` that cannot be opened.
+fn create_fresh(data_dir: &Path, path: &Path) -> Result<(), StoreError> {
+    let tmp = data_dir.join(format!("{DB_FILE}.creating"));
+    let io = |source| StoreError::DataDir { path: data_dir.to_path_buf(), source };
+    if tmp.exists() {
+        std::fs::remove_file(&tmp).map_err(io)?;
+    }
+    drop(Database::create(&tmp)?);
+    std::fs::rename(&tmp, path).map_err(io)?;
+    std::fs::File::open(data_dir).and_then(|d| d.sync_all()).map_err(io)?;
+    Ok(())
+}
+
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -86,7 +102,11 @@ impl Store {
     pub fn open(data_dir: &Path, ids: Arc<IdGenerator>) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|source| StoreError::DataDir { path: data_dir.to_path_buf(), source })?;
-        let db = Database::create(data_dir.join(DB_FILE))?;
+        let path = data_dir.join(DB_FILE);
+        if !path.exists() {
+            create_fresh(data_dir, &path)?;
+        }
+        let db = Database::create(&path)?;
         Self::from_database(db, ids)
     }
 

@@ -254,16 +254,19 @@ async fn a_reader_that_never_reads_again_is_freed() {
     stalled.dispatch("READY").await;
     let (mut a, _) = Gw::identify(&s, &alice, Enc::MsgPack).await;
     let body = "x".repeat(3900);
+    // Fill its socket and queue until the server gives up on it: either the
+    // outbound bound trips (4021 queued behind the stuck data) or, on a slow
+    // machine, the user timeout already fired.
     let mut i = 0;
-    while s.metric("hearth_slow_reader_disconnects_total").await < 1.0 {
+    while s.metric("hearth_slow_reader_disconnects_total").await < 1.0
+        && s.metric("hearth_gateway_connections").await > 1.0
+    {
         for _ in 0..100 {
             a.say(general, &format!("{i} {body}"), &i.to_string()).await;
             i += 1;
         }
         assert!(i < 20_000, "never detected as slow");
     }
-    let connections = s.metric("hearth_gateway_connections").await;
-    assert_eq!(connections, 2.0);
     // Within the user timeout (+ retransmission slack) the connection is gone.
     let deadline = Instant::now() + Duration::from_secs(20);
     while s.metric("hearth_gateway_connections").await > 1.0 {

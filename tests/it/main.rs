@@ -5,6 +5,7 @@ mod common;
 mod accounts;
 mod bad_input;
 mod chat;
+mod crash;
 mod dms;
 mod durability;
 mod gateway_life;
