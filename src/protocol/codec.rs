@@ -106,7 +106,8 @@ fn from_slice<T: DeserializeOwned>(bytes: &[u8], enc: Encoding) -> Result<T, Str
 /// (rmp-serde's default of 1024 recurses deep enough to overflow a worker's stack).
 pub fn msgpack_from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
-    de.set_max_depth(crate::protocol::limits::MAX_DECODE_DEPTH);
+    // rmp-serde refuses the n-th level for set_max_depth(n): allow MAX_DECODE_DEPTH levels.
+    de.set_max_depth(crate::protocol::limits::MAX_DECODE_DEPTH + 1);
     T::deserialize(&mut de).map_err(|e| e.to_string())
 }
 

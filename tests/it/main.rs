@@ -10,6 +10,7 @@ mod dms;
 mod durability;
 mod gateway_life;
 mod guild_admin;
+mod hostile;
 mod invites;
 mod origins;
 mod permissions;
