@@ -53,14 +53,18 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// A random invite code: 10 characters of [A-Za-z0-9].
+/// A random invite code: 10 characters from 57 unambiguous letters and digits
+/// (no 0, O, 1, I or l); rejection sampling keeps every character equally likely.
 pub fn new_invite_code() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let mut rng = rand::rngs::OsRng;
     (0..10)
-        .map(|_| {
-            let i = (rng.next_u32() as usize) % ALPHABET.len();
-            char::from(ALPHABET[i])
+        .map(|_| loop {
+            // 57 × 4 = 228: bytes at or above it would bias the draw.
+            let b = (rng.next_u32() & 0xff) as usize;
+            if b < ALPHABET.len() * 4 {
+                break char::from(ALPHABET[b % ALPHABET.len()]);
+            }
         })
         .collect()
 }

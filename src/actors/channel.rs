@@ -85,11 +85,10 @@ impl ChannelActor {
 
     /// Rate limits on sending: MESSAGE_SENDS per user here, then slow mode.
     fn pace(&mut self, user: Id) -> Result<(), AppError> {
-        self.core.limits.message_send(user, self.channel.id)?;
         let every = self.channel.rate_limit_per_user;
         let exempt = Permissions::MANAGE_MESSAGES | Permissions::MANAGE_CHANNELS;
         if every == 0 || self.permissions(user).intersects(exempt) {
-            return Ok(());
+            return self.core.limits.message_send(user, self.channel.id);
         }
         let now = std::time::Instant::now();
         let wait = std::time::Duration::from_secs(u64::from(every));
@@ -101,6 +100,7 @@ impl ChannelActor {
                 return Err(e);
             }
         }
+        self.core.limits.message_send(user, self.channel.id)?;
         self.last_sent.insert(user, now);
         if self.last_sent.len() > 10_000 {
             self.last_sent.retain(|_, t| now.duration_since(*t) < wait);
@@ -153,7 +153,10 @@ impl Actor for ChannelActor {
         let idle = self.core.config.actor_idle();
         let tick = (idle / 10).max(std::time::Duration::from_millis(100));
         ctx.run_interval(tick, move |act, ctx| {
-            if act.pending.is_empty() && act.last_activity.elapsed() >= idle {
+            // Slow-mode timestamps live here: stay until they have expired.
+            let slow = std::time::Duration::from_secs(u64::from(act.channel.rate_limit_per_user));
+            let slow_live = act.last_sent.values().any(|t| t.elapsed() < slow);
+            if act.pending.is_empty() && act.last_activity.elapsed() >= idle && !slow_live {
                 ctx.stop();
             }
         });

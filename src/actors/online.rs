@@ -100,21 +100,25 @@ impl Online {
     }
 
     /// Close the user's gateway sessions that identified with a revoked token:
-    /// `only` one token, or every token except `keep`.
-    pub fn kick_tokens(&self, user: Id, only: Option<Id>, keep: Option<Id>) {
+    /// `only` one token, or every token except `keep`. Returns the sessions
+    /// that are detached (awaiting resume): the caller ends them, since they
+    /// can never resume with a revoked token.
+    pub fn kick_tokens(&self, user: Id, only: Option<Id>, keep: Option<Id>) -> Vec<Arc<SessionShared>> {
+        let mut detached = Vec::new();
         for s in self.sessions(user) {
             let t = s.shared.token_id;
-            if only.is_none_or(|o| o == t) && keep != Some(t) {
-                s.shared.kick(Kick::Revoked);
+            if only.is_none_or(|o| o == t) && keep != Some(t) && !s.shared.kick(Kick::Revoked) {
+                detached.push(s.shared.clone());
             }
         }
+        detached
     }
 
     /// Send `kick` to every identified session.
     pub fn kick_all(&self, kick: Kick) {
         for e in self.users.iter() {
             for s in &e.sessions {
-                s.shared.kick(kick);
+                let _ = s.shared.kick(kick);
             }
         }
     }

@@ -32,6 +32,13 @@ pub fn routes(cfg: &mut super::Routes<'_>) {
 
 type Core_ = web::Data<Arc<Core>>;
 
+/// Close live gateway sessions of revoked tokens and end detached ones.
+fn revoke_sessions(core: &Core, user: Id, only: Option<Id>, keep: Option<Id>) {
+    for shared in core.online.kick_tokens(user, only, keep) {
+        crate::actors::session::end_session(core, &shared);
+    }
+}
+
 /// The client's IP (the TCP peer).
 pub fn peer_ip(req: &HttpRequest) -> std::net::IpAddr {
     req.peer_addr().map_or(std::net::IpAddr::from([127, 0, 0, 1]), |a| a.ip())
@@ -136,7 +143,7 @@ async fn login(core: Core_, req: HttpRequest, Body(b): Body<Login>) -> Result<Ht
         })
         .await?;
     for old in evicted {
-        core.online.kick_tokens(user.id, Some(old), None);
+        revoke_sessions(&core, user.id, Some(old), None);
     }
     Ok(HttpResponse::Ok().json(LoginResponse { token, session_id: tid, user }))
 }
@@ -158,7 +165,7 @@ async fn revoke(core: &Arc<Core>, user: Id, token_id: Id) -> Result<(), AppError
             Ok::<_, AppError>(())
         })
         .await?;
-    core.online.kick_tokens(user, Some(token_id), None);
+    revoke_sessions(&core, user, Some(token_id), None);
     Ok(())
 }
 
@@ -229,7 +236,7 @@ async fn change_password(core: Core_, caller: Caller, Body(b): Body<ChangePasswo
             Ok::<_, AppError>(())
         })
         .await?;
-    core.online.kick_tokens(uid, None, Some(keep));
+    revoke_sessions(&core, uid, None, Some(keep));
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -153,5 +153,6 @@ async fn leave(core: CoreData, caller: Caller, path: web::Path<Id>) -> Result<Ht
         })
         .await?;
     access::reload(&core, gid, Change::Member(uid)).await;
+    access::reload(&core, gid, Change::Channels).await;
     Ok(HttpResponse::NoContent().finish())
 }

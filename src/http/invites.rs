@@ -43,6 +43,9 @@ async fn create(
     let cid = path.into_inner();
     let ca = ChannelAccess::load(&core.store.read()?, cid, caller.user.id)?;
     let gid = ca.channel.guild_id.ok_or_else(|| AppError::invalid("invites are for guild channels"))?;
+    if !ca.channel.kind.has_messages() {
+        return Err(AppError::invalid("invites point at a text or voice channel, not a category"));
+    }
     ca.require(Permissions::CREATE_INVITES)?;
     if b.max_uses.is_some_and(|m| m == 0 || m > MAX_INVITE_USES) {
         return Err(AppError::invalid(format!("max_uses must be 1–{MAX_INVITE_USES}")));
@@ -65,7 +68,16 @@ async fn create(
     let inv = invite.clone();
     core.store
         .write(move |w| {
-            if w.guild_invites(gid)?.len() >= MAX_INVITES_PER_GUILD {
+            // Expired and used-up invites are purged rather than counted.
+            let mut live = 0;
+            for old in w.guild_invites(gid)? {
+                if old.is_usable(now) {
+                    live += 1;
+                } else {
+                    w.delete_invite(gid, &old.code)?;
+                }
+            }
+            if live >= MAX_INVITES_PER_GUILD {
                 return Err(AppError::limit(format!("a guild may have at most {MAX_INVITES_PER_GUILD} invites")));
             }
             if w.invite(&inv.code)?.is_some() {

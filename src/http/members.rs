@@ -197,5 +197,6 @@ async fn kick(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Resu
         })
         .await?;
     access::reload(&core, gid, Change::Member(uid)).await;
+    access::reload(&core, gid, Change::Channels).await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -56,12 +56,16 @@ async fn rate_limit(
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim);
         if let Err(e) = core.limits.rest(ip, token) {
             return Ok(req.error_response(e));
         }
     }
-    Ok(next.call(req).await?.map_into_boxed_body())
+    let res = next.call(req).await?;
+    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+    crate::metrics::HTTP_REQUESTS.with_label_values(&[route.as_str(), res.status().as_str()]).inc();
+    Ok(res.map_into_boxed_body())
 }
 
 /// Mount every route.

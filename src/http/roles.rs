@@ -176,6 +176,8 @@ async fn delete(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Re
         })
         .await?;
     access::reload(&core, gid, Change::Role(rid)).await;
+    // Its overwrites were removed from the channels.
+    access::reload(&core, gid, Change::Channels).await;
     Ok(HttpResponse::NoContent().finish())
 }
 

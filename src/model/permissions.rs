@@ -304,9 +304,11 @@ pub struct Overwrite {
     pub id: Id,
     /// Whether `id` is a role or a member.
     pub kind: OverwriteKind,
-    /// Bits explicitly allowed.
+    /// Bits explicitly allowed (none if absent).
+    #[serde(default)]
     pub allow: Permissions,
-    /// Bits explicitly denied.
+    /// Bits explicitly denied (none if absent).
+    #[serde(default)]
     pub deny: Permissions,
 }
 

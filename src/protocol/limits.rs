@@ -14,8 +14,9 @@ pub const MAX_CONNECTIONS_PER_IP: usize = 100;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Interval the server asks clients to heartbeat at (sent in Hello).
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(41_250);
-/// A session that has not heartbeated for this long is closed (4009).
-pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(41_250 * 3 / 2);
+/// A session is closed (4009) after this many heartbeat intervals without a
+/// heartbeat (61 875 ms at the default interval).
+pub const HEARTBEAT_TIMEOUT_FACTOR: f64 = 1.5;
 /// A connection must Identify within this time after Hello or is closed (4003).
 pub const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Frames a session may have queued for sending before it counts as a slow reader.

@@ -55,6 +55,8 @@ pub trait Write {
     fn put_invite(&self, i: &Invite) -> Result<(), StoreError>;
     /// Delete an invite.
     fn delete_invite(&self, guild: Id, code: &str) -> Result<(), StoreError>;
+    /// Remove the overwrites for `target` (a role or member that is gone) from the guild's channels.
+    fn strip_overwrites(&self, guild: Id, target: Id) -> Result<(), StoreError>;
     /// Append a message.
     fn put_message(&self, m: &Message) -> Result<(), StoreError>;
     /// Record the DM channel of a pair of users.
@@ -122,6 +124,12 @@ impl Write for WriteTransaction {
     }
 
     fn delete_channel(&self, c: &Channel) -> Result<(), StoreError> {
+        use super::read::Read;
+        if let Some(g) = c.guild_id {
+            for inv in self.guild_invites(g)?.into_iter().filter(|i| i.channel_id == c.id) {
+                self.delete_invite(g, &inv.code)?;
+            }
+        }
         self.open_table(CHANNELS)?.remove(c.id.0)?;
         if let Some(g) = c.guild_id {
             self.open_table(GUILD_CHANNELS)?.remove((g.0, c.id.0))?;
@@ -137,6 +145,7 @@ impl Write for WriteTransaction {
 
     fn delete_role(&self, guild: Id, role: Id) -> Result<(), StoreError> {
         self.open_table(ROLES)?.remove((guild.0, role.0))?;
+        self.strip_overwrites(guild, role)?;
         let holders: Vec<(u64, MemberRecord)> = {
             let t = self.open_table(MEMBERS)?;
             let mut v = Vec::new();
@@ -164,6 +173,7 @@ impl Write for WriteTransaction {
 
     fn delete_member(&self, guild: Id, user: Id) -> Result<(), StoreError> {
         self.open_table(MEMBERS)?.remove((guild.0, user.0))?;
+        self.strip_overwrites(guild, user)?;
         self.open_table(USER_GUILDS)?.remove((user.0, guild.0))?;
         Ok(())
     }
@@ -177,6 +187,18 @@ impl Write for WriteTransaction {
     fn delete_invite(&self, guild: Id, code: &str) -> Result<(), StoreError> {
         self.open_table(INVITES)?.remove(code)?;
         self.open_table(GUILD_INVITES)?.remove((guild.0, code))?;
+        Ok(())
+    }
+
+    fn strip_overwrites(&self, guild: Id, target: Id) -> Result<(), StoreError> {
+        use super::read::Read;
+        for mut c in self.guild_channels(guild)? {
+            let before = c.overwrites.len();
+            c.overwrites.retain(|o| o.id != target);
+            if c.overwrites.len() != before {
+                self.put_channel(&c)?;
+            }
+        }
         Ok(())
     }
 

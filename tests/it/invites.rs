@@ -248,3 +248,30 @@ async fn create_invites_can_be_taken_from_everyone() {
     let c = bob.invite(&s, general, json!({})).await;
     carol.join(&s, &c).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invites_follow_their_channel_and_spent_ones_are_purged() {
+    let s = Server::start().await;
+    let alice = s.user("alice").await;
+    let bob = s.user("bob").await;
+    let (gid, general) = alice.guild(&s, "g").await;
+    let (_, cat) =
+        alice.post(&s, &format!("/guilds/{gid}/channels"), serde_json::json!({"name": "C", "kind": "category"})).await;
+    let (st, e) = alice.post(&s, &format!("/channels/{}/invites", id(&cat["id"])), serde_json::json!({})).await;
+    assert_eq!((st, e["code"].as_str()), (400, Some("invalid_body")), "no invites to categories");
+    let (_, extra) = alice.post(&s, &format!("/guilds/{gid}/channels"), serde_json::json!({"name": "extra"})).await;
+    let code = alice.invite(&s, id(&extra["id"]), serde_json::json!({})).await;
+    let spent = alice.invite(&s, general, serde_json::json!({"max_uses": 1})).await;
+    bob.join(&s, &spent).await;
+    // Deleting the channel deletes its invite.
+    let (st, _) = alice.delete(&s, &format!("/channels/{}", id(&extra["id"]))).await;
+    assert_eq!(st, 204);
+    let (st, _) = bob.get(&s, &format!("/invites/{code}")).await;
+    assert_eq!(st, 404);
+    // The used-up invite is purged when the next one is made.
+    alice.invite(&s, general, serde_json::json!({})).await;
+    let (_, list) = alice.get(&s, &format!("/guilds/{gid}/invites")).await;
+    let codes: Vec<&str> = list.as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
+    assert_eq!(codes.len(), 1, "{codes:?}");
+    assert!(!codes.contains(&spent.as_str()) && !codes.contains(&code.as_str()));
+}

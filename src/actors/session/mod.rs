@@ -198,7 +198,14 @@ impl Session {
                 return self.close(ctx, CloseCode::RateLimited, "too many commands after being rate limited");
             }
             let e = crate::ratelimit::limited(crate::ratelimit::GATEWAY_COMMANDS, retry);
-            return self.send_error(ctx, op, None, &e);
+            // Echo the command's nonce, if it has one, so the client knows which was refused.
+            #[derive(serde::Deserialize)]
+            struct Nonce {
+                #[serde(default)]
+                nonce: Option<String>,
+            }
+            let nonce = codec::decode_data::<Nonce>(bytes, self.encoding, op).ok().and_then(|n| n.nonce);
+            return self.send_error(ctx, op, nonce, &e);
         }
         self.strikes = 0;
         match op {
@@ -288,7 +295,7 @@ impl Session {
     }
 
     fn check_timeouts(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
-        let timeout = self.heartbeat_interval.mul_f64(1.5);
+        let timeout = self.heartbeat_interval.mul_f64(crate::protocol::limits::HEARTBEAT_TIMEOUT_FACTOR);
         if self.last_heartbeat.elapsed() > timeout {
             return self.close(ctx, CloseCode::SessionTimedOut, "no heartbeat within the timeout");
         }

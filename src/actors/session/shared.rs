@@ -213,10 +213,14 @@ impl SessionShared {
         Some(st.guilds.drain().map(|(_, g)| g).collect())
     }
 
-    /// Close the current connection, if any, for `kick`.
-    pub fn kick(&self, kick: Kick) {
-        if let Some(c) = self.state.lock().conn.as_ref() {
-            c.do_send(kick);
+    /// Close the current connection for `kick`; false if the session is detached.
+    pub fn kick(&self, kick: Kick) -> bool {
+        match self.state.lock().conn.as_ref() {
+            Some(c) => {
+                c.do_send(kick);
+                true
+            }
+            None => false,
         }
     }
 
