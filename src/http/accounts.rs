@@ -165,7 +165,7 @@ async fn revoke(core: &Arc<Core>, user: Id, token_id: Id) -> Result<(), AppError
             Ok::<_, AppError>(())
         })
         .await?;
-    revoke_sessions(&core, user, Some(token_id), None);
+    revoke_sessions(core, user, Some(token_id), None);
     Ok(())
 }
 
