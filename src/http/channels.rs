@@ -69,8 +69,10 @@ fn check_overwrites(r: &impl Read, ga: &GuildAccess, ows: &[Overwrite], old: &[O
             }
             _ => {}
         }
-        let before = old.iter().find(|p| p.id == o.id).map_or(0, |p| p.allow.bits() | p.deny.bits());
-        let touched = Permissions((o.allow.bits() | o.deny.bits()) ^ before);
+        let (old_allow, old_deny) =
+            old.iter().find(|p| p.id == o.id).map_or((0, 0), |p| (p.allow.bits(), p.deny.bits()));
+        // A bit moved from allow to deny (or back) is a change too.
+        let touched = Permissions((o.allow.bits() ^ old_allow) | (o.deny.bits() ^ old_deny));
         let extra = Permissions(touched.bits() & !ga.base.bits());
         if !extra.is_empty() {
             return Err(AppError::new(

@@ -68,20 +68,18 @@ async fn create(
     let inv = invite.clone();
     core.store
         .write(move |w| {
-            // Expired and used-up invites are purged rather than counted.
-            let mut live = 0;
-            for old in w.guild_invites(gid)? {
-                if old.is_usable(now) {
-                    live += 1;
-                } else {
-                    w.delete_invite(gid, &old.code)?;
-                }
-            }
-            if live >= MAX_INVITES_PER_GUILD {
+            // Expired and used-up invites are purged rather than counted
+            // (after every check: a refused write must change nothing).
+            let (live, spent): (Vec<Invite>, Vec<Invite>) =
+                w.guild_invites(gid)?.into_iter().partition(|i| i.is_usable(now));
+            if live.len() >= MAX_INVITES_PER_GUILD {
                 return Err(AppError::limit(format!("a guild may have at most {MAX_INVITES_PER_GUILD} invites")));
             }
             if w.invite(&inv.code)?.is_some() {
                 return Err(AppError::conflict("invite code collision; try again"));
+            }
+            for old in spent {
+                w.delete_invite(gid, &old.code)?;
             }
             w.put_invite(&inv)?;
             Ok(())
