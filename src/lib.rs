@@ -34,5 +34,6 @@ pub mod model;
 pub mod protocol;
 pub mod ratelimit;
 pub mod server;
+pub mod service;
 pub mod store;
 pub mod util;

@@ -51,12 +51,15 @@ pub async fn run(config: Config) -> io::Result<()> {
     .shutdown_timeout(config.shutdown_timeout_secs)
     .disable_signals()
     .bind(config.bind)?;
-    for addr in server.addrs() {
+    let addrs = server.addrs();
+    for addr in &addrs {
         // Tests and scripts read this line to find an ephemeral port.
         println!("listening on {addr}");
         tracing::info!(%addr, data = %config.data.display(), workers, "listening");
     }
     let server = server.run();
+    crate::service::ready(&addrs);
+    crate::service::spawn_watchdog(store.clone(), &addrs);
     let prune_core = core_for_shutdown.clone();
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
@@ -69,6 +72,7 @@ pub async fn run(config: Config) -> io::Result<()> {
     let shutdown_core = core_for_shutdown.clone();
     actix_web::rt::spawn(async move {
         wait_for_signal().await;
+        crate::service::stopping();
         tracing::info!("shutting down: telling sessions to reconnect");
         // Sessions get RECONNECT and a close; then the server stops accepting
         // and waits (up to the shutdown timeout) for requests in flight.
