@@ -1,4 +1,5 @@
-//! Configuration: defaults, overridden by HEARTH_* environment variables,
+//! Configuration: built-in defaults, overridden by the TOML file given with
+//! `--config` ([`file`]), overridden by HEARTH_* environment variables,
 //! overridden by command-line flags (clap handles the last two).
 
 use std::net::SocketAddr;
@@ -6,15 +7,31 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::PasswordCost;
 use crate::protocol::limits::{
     ACTOR_IDLE_TIMEOUT, HEARTBEAT_INTERVAL, MAX_CONNECTIONS_PER_IP, MAX_OUTBOUND_BYTES, RESUME_GRACE,
 };
 
-/// Settings of `hearth serve`.
-#[derive(Debug, Clone, Args)]
+mod file;
+
+pub use file::{
+    default_file, parse_file, run_command, settings, ConfigCommand, ConfigError, Effective, Origin, Setting,
+    EXIT_BAD_CONFIG,
+};
+
+/// Settings of `hearth serve`. Each field is a flag, a HEARTH_* variable and
+/// a key of the configuration file of the same name (so its type must be
+/// serde's too); the file's own path is not a key.
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// TOML configuration file to read settings from (`hearth config default`
+    /// prints one); HEARTH_* variables and flags override its values.
+    #[arg(long = "config", env = "HEARTH_CONFIG", value_name = "PATH")]
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
     /// Address to serve HTTP and the gateway on (port 0 picks a free port and prints it).
     #[arg(long, env = "HEARTH_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
@@ -64,6 +81,30 @@ pub struct Config {
     /// argon2id iterations.
     #[arg(long, env = "HEARTH_ARGON2_ITERATIONS", default_value_t = PasswordCost::default().iterations)]
     pub argon2_iterations: u32,
+    /// Log format on stderr: `human` (one readable line per event) or `json`
+    /// (one JSON object per line).
+    #[arg(long, env = "HEARTH_LOG_FORMAT", value_enum, default_value_t = crate::logging::LogFormat::Human)]
+    pub log_format: crate::logging::LogFormat,
+    /// Log level or filter in tracing's env-filter syntax (`debug`,
+    /// `info,hearth::access=warn`, ...). RUST_LOG, if set, wins.
+    #[arg(long, env = "HEARTH_LOG", default_value = "info", value_parser = crate::logging::parse_level)]
+    pub log_level: String,
+    /// Serve HTTPS and WSS with this certificate chain (PEM, leaf first) on
+    /// `--bind`; needs `--tls-key`. SIGHUP re-reads both files.
+    #[arg(long, env = "HEARTH_TLS_CERT", value_name = "PATH")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
+    #[arg(long, env = "HEARTH_TLS_KEY", value_name = "PATH")]
+    pub tls_key: Option<PathBuf>,
+    /// Reverse proxies (IP networks, comma-separated, e.g. `127.0.0.1/32,10.0.0.0/8`)
+    /// whose X-Forwarded-For is believed: behind them, per-IP limits key on the
+    /// client address they report. Empty trusts nobody.
+    #[arg(long, env = "HEARTH_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDR")]
+    pub trusted_proxies: Vec<crate::http::client_ip::Cidr>,
+    /// Serve /metrics, /healthz and /readyz on this separate address (plain
+    /// HTTP) instead of on `--bind`.
+    #[arg(long, env = "HEARTH_METRICS_BIND", value_name = "ADDR")]
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 impl Config {

@@ -4,7 +4,9 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// The registry every Hearth metric lives in.
 pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
@@ -87,6 +89,71 @@ pub static HTTP_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     c
 });
 
+/// Identified sessions and connections by state, set on each scrape (see [`SessionStates`]).
+pub static SESSION_STATES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    let g = IntGaugeVec::new(
+        Opts::new(
+            "hearth_gateway_sessions_by_state",
+            "Gateway connections and sessions by state: awaiting_identify, identifying, connected, detached",
+        ),
+        &["state"],
+    )
+    .unwrap_or_else(|_| unreachable_metric("hearth_gateway_sessions_by_state"));
+    let _ = REGISTRY.register(Box::new(g.clone()));
+    g
+});
+/// Requests and commands refused by a rate-limit rule, by rule name.
+pub static RATE_LIMITED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    let c = IntCounterVec::new(
+        Opts::new("hearth_rate_limited_total", "Requests and commands refused by a rate-limit rule, by rule"),
+        &["rule"],
+    )
+    .unwrap_or_else(|_| unreachable_metric("hearth_rate_limited_total"));
+    let _ = REGISTRY.register(Box::new(c.clone()));
+    // Every rule shows (at 0) before its first hit.
+    for rule in crate::ratelimit::RULES {
+        let _ = c.with_label_values(&[rule.name]);
+    }
+    c
+});
+/// Size of the database file, set on each scrape.
+pub static STORE_BYTES: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge("hearth_store_file_bytes", "Size of the database file in bytes"));
+
+/// The process_* metrics (CPU, memory, file descriptors, threads, start time)
+/// of this process, read from /proc on each scrape (Linux only).
+static PROCESS: LazyLock<()> = LazyLock::new(|| {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = REGISTRY.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
+    }
+});
+
+/// Counts for [`SESSION_STATES`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionStates {
+    /// Connections open and not (yet) identified or resumed.
+    pub awaiting_identify: i64,
+    /// Sessions whose IDENTIFY was accepted and whose READY is being assembled.
+    pub identifying: i64,
+    /// Identified sessions with a live connection.
+    pub connected: i64,
+    /// Identified sessions without a connection, resumable until the grace period ends.
+    pub detached: i64,
+}
+
+/// Set [`SESSION_STATES`] and [`STORE_BYTES`]; called before rendering a scrape.
+pub fn observe_state(states: SessionStates, store_bytes: Option<u64>) {
+    let g = &*SESSION_STATES;
+    g.with_label_values(&["awaiting_identify"]).set(states.awaiting_identify);
+    g.with_label_values(&["identifying"]).set(states.identifying);
+    g.with_label_values(&["connected"]).set(states.connected);
+    g.with_label_values(&["detached"]).set(states.detached);
+    if let Some(bytes) = store_bytes {
+        STORE_BYTES.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+}
+
 /// Record one group commit.
 pub fn observe_commit(batch: u64, took: Duration) {
     COMMIT_BATCH.observe(batch as f64);
@@ -98,7 +165,7 @@ pub fn render() -> String {
     // Touch the lazies so every metric appears even before first use.
     let _ = (&*CONNECTIONS, &*SESSIONS, &*EVENTS, &*DELIVERIES, &*BYTES_SENT, &*SLOW_READERS);
     let _ = (&*MESSAGES, &*CHANNEL_ACTORS, &*GUILD_ACTORS, &*COMMIT_BATCH, &*COMMIT_SECONDS);
-    let _ = &*HTTP_REQUESTS;
+    let _ = (&*HTTP_REQUESTS, &*SESSION_STATES, &*RATE_LIMITED, &*STORE_BYTES, &*PROCESS);
     let mut buf = Vec::new();
     let _ = TextEncoder::new().encode(&REGISTRY.gather(), &mut buf);
     String::from_utf8(buf).unwrap_or_default()
@@ -109,7 +176,17 @@ mod tests {
     #[test]
     fn all_metrics_register_and_render() {
         let out = super::render();
-        for name in ["hearth_gateway_sessions", "hearth_store_commit_batch_size", "hearth_deliveries_total"] {
+        for name in [
+            "hearth_gateway_sessions",
+            "hearth_store_commit_batch_size",
+            "hearth_deliveries_total",
+            "hearth_rate_limited_total{rule=\"login_per_ip\"} ",
+            "hearth_store_file_bytes",
+        ] {
+            assert!(out.contains(name), "{name} missing");
+        }
+        #[cfg(target_os = "linux")]
+        for name in ["process_resident_memory_bytes", "process_open_fds", "process_cpu_seconds_total"] {
             assert!(out.contains(name), "{name} missing");
         }
     }

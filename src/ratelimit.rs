@@ -75,8 +75,9 @@ pub fn check_direct(l: &DefaultDirectRateLimiter) -> Result<(), Duration> {
     l.check().map_err(|nu| nu.wait_time_from(DefaultClock::default().now()))
 }
 
-/// The 429 error for a rule.
+/// The 429 error for a rule (counted in `hearth_rate_limited_total`).
 pub fn limited(rule: Rule, retry: Duration) -> AppError {
+    crate::metrics::RATE_LIMITED.with_label_values(&[rule.name]).inc();
     let mut e = AppError::new("rate_limited", format!("rate limited ({}); retry later", rule.name));
     e.retry_after_ms = Some(u64::try_from(retry.as_millis()).unwrap_or(u64::MAX).max(1));
     e

@@ -14,8 +14,13 @@ use crate::config::Config;
 use crate::model::ids::IdGenerator;
 use crate::store::Store;
 
-/// Run the server until SIGINT/SIGTERM. Prints `listening on ADDR` once bound.
+/// Run the server until SIGINT/SIGTERM. Prints `listening on ADDR` once bound
+/// (after `metrics listening on ADDR` with `--metrics-bind`).
 pub async fn run(config: Config) -> io::Result<()> {
+    // Unusable certificate files stop the server before the store is opened.
+    let tls = crate::tls::Tls::from_config(config.tls_cert.as_deref(), config.tls_key.as_deref())
+        .map_err(io::Error::other)?
+        .map(Arc::new);
     let ids = Arc::new(IdGenerator::new(0));
     let store = Store::open(&config.data, ids).map_err(|e| io::Error::other(e.to_string()))?;
     let workers = config.worker_count();
@@ -26,6 +31,9 @@ pub async fn run(config: Config) -> io::Result<()> {
     let tcp_user_timeout = std::time::Duration::from_secs(config.tcp_user_timeout_secs.max(1));
     let core_for_shutdown = core.clone();
     let core_data = web::Data::new(core);
+    let metrics_core = core_data.clone();
+    // /metrics, /healthz and /readyz: on their own listener with --metrics-bind, else here.
+    let meta_here = config.metrics_bind.is_none();
     let server = HttpServer::new(move || {
         // Runs once per worker thread: one delivery hub per worker.
         let worker = next_worker.fetch_add(1, Ordering::Relaxed);
@@ -34,10 +42,21 @@ pub async fn run(config: Config) -> io::Result<()> {
             .app_data(core_data.clone())
             .app_data(web::Data::new(hub))
             .wrap(middleware::Compress::default())
+            // Outermost: every request (REST, gateway upgrade, /metrics) gets an id and an access-log line.
+            .wrap(middleware::from_fn(crate::http::request_id::middleware))
+            .configure(|cfg| {
+                if meta_here {
+                    crate::http::meta::routes(cfg);
+                }
+            })
             .configure(crate::http::configure)
     })
     .on_connect(move |conn, _| {
-        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        type TlsStream = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
+        let tcp = conn
+            .downcast_ref::<actix_web::rt::net::TcpStream>()
+            .or_else(|| conn.downcast_ref::<TlsStream>().map(|tls| (**tls).get_ref().0));
+        if let Some(tcp) = tcp {
             // Gateway frames are small and latency-sensitive: no Nagle delay.
             let _ = tcp.set_nodelay(true);
             // A peer that stops reading freezes its session actor (the socket
@@ -49,17 +68,57 @@ pub async fn run(config: Config) -> io::Result<()> {
     })
     .workers(workers)
     .shutdown_timeout(config.shutdown_timeout_secs)
-    .disable_signals()
-    .bind(config.bind)?;
+    .disable_signals();
+    let server = match &tls {
+        Some(tls) => server.bind_rustls_0_23(config.bind, tls.server_config().map_err(io::Error::other)?)?,
+        None => server.bind(config.bind)?,
+    };
+    let metrics_server = match config.metrics_bind {
+        Some(bind) => {
+            let s = HttpServer::new(move || {
+                App::new()
+                    .app_data(metrics_core.clone())
+                    .wrap(middleware::from_fn(crate::http::request_id::middleware))
+                    .configure(crate::http::meta::routes)
+            })
+            .workers(1)
+            .shutdown_timeout(config.shutdown_timeout_secs)
+            .disable_signals()
+            .bind(bind)?;
+            for addr in s.addrs() {
+                // Printed before `listening on`, so a script that waits for that has seen it.
+                println!("metrics listening on {addr}");
+                tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
+            }
+            Some(s)
+        }
+        None => None,
+    };
+    let metrics_addrs = metrics_server.as_ref().map(HttpServer::addrs);
+    let metrics_server = metrics_server.map(HttpServer::run);
     let addrs = server.addrs();
     for addr in &addrs {
         // Tests and scripts read this line to find an ephemeral port.
         println!("listening on {addr}");
-        tracing::info!(%addr, data = %config.data.display(), workers, "listening");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(%addr, scheme, data = %config.data.display(), workers, "listening");
     }
     let server = server.run();
+    if let Some(tls) = &tls {
+        tls.clone().reload_on_sighup()?;
+    }
+    // The watchdog checks /readyz where it is served.
+    let (probe_addrs, probe_tls) = match (&metrics_addrs, &tls) {
+        (Some(m), _) => (m.clone(), None),
+        (None, Some(_)) => (addrs.clone(), Some(crate::tls::probe_client_config().map_err(io::Error::other)?)),
+        (None, None) => (addrs.clone(), None),
+    };
+    let metrics_handle = metrics_server.as_ref().map(actix_web::dev::Server::handle);
+    if let Some(s) = metrics_server {
+        actix_web::rt::spawn(s);
+    }
     crate::service::ready(&addrs);
-    crate::service::spawn_watchdog(store.clone(), &addrs);
+    crate::service::spawn_watchdog(store.clone(), &probe_addrs, probe_tls);
     let prune_core = core_for_shutdown.clone();
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
@@ -78,6 +137,9 @@ pub async fn run(config: Config) -> io::Result<()> {
         // and waits (up to the shutdown timeout) for requests in flight.
         shutdown_core.online.kick_all(Kick::Shutdown);
         handle.stop(true).await;
+        if let Some(h) = metrics_handle {
+            h.stop(true).await;
+        }
     });
     let result = server.await;
     // Everything queued to the writer is committed before it stops.

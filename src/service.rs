@@ -14,8 +14,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use sd_notify::NotifyState;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::store::{Store, StoreError};
 
@@ -42,8 +44,10 @@ pub fn stopping() {
 }
 
 /// If the service manager asked for a watchdog, ping it every half interval
-/// while the server is healthy. Must run on the server's actix runtime.
-pub fn spawn_watchdog(store: Store, addrs: &[SocketAddr]) {
+/// while the server is healthy. `addrs` is the listener that serves
+/// `/readyz`, over TLS with `tls` (which need not verify our certificate).
+/// Must run on the server's actix runtime.
+pub fn spawn_watchdog(store: Store, addrs: &[SocketAddr], tls: Option<Arc<rustls::ClientConfig>>) {
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
         return;
     }
@@ -68,7 +72,7 @@ pub fn spawn_watchdog(store: Store, addrs: &[SocketAddr]) {
                 return;
             }
             let (http, writer) = tokio::join!(
-                tokio::time::timeout(check_timeout, http_ready(probe_addr)),
+                tokio::time::timeout(check_timeout, http_ready(probe_addr, tls.clone())),
                 tokio::time::timeout(check_timeout, writer_alive(&store, &mut committed)),
             );
             // Nothing awaits between this check and the ping, and `stopping`
@@ -103,27 +107,32 @@ fn loopback_for(addr: SocketAddr) -> SocketAddr {
 
 /// `GET /readyz` on our own listener answers 200: a worker accepted, routed
 /// and answered the request, and its store read succeeded.
-async fn http_ready(addr: SocketAddr) -> Result<(), String> {
+async fn http_ready(addr: SocketAddr, tls: Option<Arc<rustls::ClientConfig>>) -> Result<(), String> {
     let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
-    let request = b"GET /readyz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n";
-    let mut sent = 0;
-    while sent < request.len() {
-        stream.writable().await.map_err(|e| format!("write: {e}"))?;
-        match stream.try_write(&request[sent..]) {
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(format!("write: {e}")),
+    match tls {
+        None => readyz(stream).await,
+        Some(config) => {
+            let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+            let stream = tokio_rustls::TlsConnector::from(config)
+                .connect(name, stream)
+                .await
+                .map_err(|e| format!("TLS handshake: {e}"))?;
+            readyz(stream).await
         }
     }
+}
+
+async fn readyz(mut stream: impl AsyncRead + AsyncWrite + Unpin) -> Result<(), String> {
+    let request = b"GET /readyz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n";
+    stream.write_all(request).await.map_err(|e| format!("write: {e}"))?;
+    stream.flush().await.map_err(|e| format!("write: {e}"))?;
     const OK: &[u8] = b"HTTP/1.1 200";
     let mut head = [0u8; 12];
     let mut got = 0;
     while got < head.len() {
-        stream.readable().await.map_err(|e| format!("read: {e}"))?;
-        match stream.try_read(&mut head[got..]) {
+        match stream.read(&mut head[got..]).await {
             Ok(0) => break,
             Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(format!("read: {e}")),
         }
     }

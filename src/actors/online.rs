@@ -16,6 +16,17 @@ struct Entry {
     status: Status,
 }
 
+/// A live session's state (`SessionShared::phase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// IDENTIFY accepted, READY being assembled.
+    Identifying,
+    /// READY sent; a connection is attached.
+    Connected,
+    /// The connection went away; resumable for the grace period.
+    Detached,
+}
+
 /// The index of live sessions by user, and of resumable sessions by `session_id`.
 #[derive(Default)]
 pub struct Online {
@@ -121,6 +132,24 @@ impl Online {
                 let _ = s.shared.kick(kick);
             }
         }
+    }
+
+    /// Identified sessions by state, and the open connections not identified
+    /// (out of `connections` open ones), for `hearth_gateway_sessions_by_state`.
+    pub fn session_states(&self, connections: i64) -> metrics::SessionStates {
+        let mut out = metrics::SessionStates::default();
+        for e in self.users.iter() {
+            for s in &e.sessions {
+                match s.shared.phase() {
+                    Some(Phase::Identifying) => out.identifying += 1,
+                    Some(Phase::Connected) => out.connected += 1,
+                    Some(Phase::Detached) => out.detached += 1,
+                    None => {}
+                }
+            }
+        }
+        out.awaiting_identify = (connections - out.identifying - out.connected).max(0);
+        out
     }
 
     /// Count a new gateway connection from `ip`; None if it already has `max`.

@@ -39,9 +39,11 @@ fn revoke_sessions(core: &Core, user: Id, only: Option<Id>, keep: Option<Id>) {
     }
 }
 
-/// The client's IP (the TCP peer).
+/// The client's IP: the TCP peer, or the client a trusted proxy reports
+/// (`--trusted-proxies`, [`super::client_ip`]).
 pub fn peer_ip(req: &HttpRequest) -> std::net::IpAddr {
-    req.peer_addr().map_or(std::net::IpAddr::from([127, 0, 0, 1]), |a| a.ip())
+    let trusted = req.app_data::<Core_>().map(|c| c.config.trusted_proxies.as_slice()).unwrap_or_default();
+    super::client_ip::of_request(req.peer_addr(), req.headers(), trusted)
 }
 
 #[derive(Deserialize)]

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use crate::actors::Core;
 use crate::auth::token_hash;
 use crate::errors::AppError;
+use crate::logging::Redacted;
 use crate::model::{TokenRecord, User};
 use crate::protocol::limits::MAX_BODY_BYTES;
 use crate::store::Read;
@@ -24,6 +25,14 @@ pub struct Caller {
     pub token: TokenRecord,
 }
 
+/// The token of an `Authorization: Bearer <token>` header, kept [`Redacted`]
+/// so that it cannot end up in a log line by accident.
+pub fn bearer_token(headers: &actix_web::http::header::HeaderMap) -> Option<Redacted<&str>> {
+    let header = headers.get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer "))?.trim();
+    (!token.is_empty()).then_some(Redacted::new(token))
+}
+
 fn core(req: &HttpRequest) -> Result<Arc<Core>, AppError> {
     req.app_data::<web::Data<Arc<Core>>>().map(|d| d.get_ref().clone()).ok_or_else(AppError::internal)
 }
@@ -34,20 +43,10 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         std::future::ready((|| {
-            let header = req
-                .headers()
-                .get(actix_web::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(AppError::unauthorized)?;
-            let token = header
-                .strip_prefix("Bearer ")
-                .or_else(|| header.strip_prefix("bearer "))
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or_else(AppError::unauthorized)?;
+            let token = bearer_token(req.headers()).ok_or_else(AppError::unauthorized)?;
             let core = core(req)?;
             let r = core.store.read()?;
-            let token = r.token(&token_hash(token))?.ok_or_else(AppError::unauthorized)?;
+            let token = r.token(&token_hash(token.expose()))?.ok_or_else(AppError::unauthorized)?;
             let user = r.user(token.user_id)?.ok_or_else(AppError::unauthorized)?;
             Ok(Caller { user, token })
         })())

@@ -28,7 +28,7 @@ pub async fn upgrade(
         .unwrap_or_default();
     let encoding = q.get("encoding").map(|e| Encoding::from_query(e));
     let version_ok = q.get("v").is_none_or(|v| v.parse::<u8>().ok() == Some(PROTOCOL_VERSION));
-    let ip = req.peer_addr().map_or(std::net::IpAddr::from([127, 0, 0, 1]), |a| a.ip());
+    let ip = super::client_ip::of_request(req.peer_addr(), req.headers(), &core.config.trusted_proxies);
     let header = |name| req.headers().get(name).and_then(|v: &actix_web::http::header::HeaderValue| v.to_str().ok());
     if !super::origin::allowed(header(header::ORIGIN), header(header::HOST), &core.config.allowed_origins) {
         return Err(AppError::new("forbidden_origin", "this web origin may not open gateway connections").into());

@@ -7,7 +7,8 @@ use actix_web::{web, HttpResponse};
 use crate::actors::Core;
 use crate::store::Read;
 
-/// Routes of this module (outside /api/v1).
+/// Routes of this module (outside /api/v1): on the main listener, or alone
+/// on `--metrics-bind`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
@@ -25,6 +26,10 @@ async fn readyz(core: web::Data<Arc<Core>>) -> HttpResponse {
     }
 }
 
-async fn metrics() -> HttpResponse {
+async fn metrics(core: web::Data<Arc<Core>>) -> HttpResponse {
+    // Gauges that are cheaper to compute on a scrape than to keep current.
+    let states = core.online.session_states(crate::metrics::CONNECTIONS.get());
+    let db = core.config.data.join(crate::store::DB_FILE);
+    crate::metrics::observe_state(states, std::fs::metadata(db).ok().map(|m| m.len()));
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(crate::metrics::render())
 }

@@ -3,7 +3,9 @@
 
 pub mod access;
 pub mod accounts;
+pub mod admin;
 pub mod channels;
+pub mod client_ip;
 pub mod dms;
 pub mod error;
 pub mod extract;
@@ -14,6 +16,7 @@ pub mod members;
 pub mod messages;
 pub mod meta;
 pub mod origin;
+pub mod request_id;
 pub mod roles;
 
 use actix_web::web;
@@ -51,7 +54,8 @@ async fn rate_limit(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let core = req.app_data::<web::Data<std::sync::Arc<crate::actors::Core>>>().cloned();
-    if let (Some(core), Some(ip)) = (core, req.peer_addr().map(|a| a.ip())) {
+    if let (Some(core), Some(peer)) = (core, req.peer_addr()) {
+        let ip = client_ip::of_request(Some(peer), req.headers(), &core.config.trusted_proxies);
         let token = req
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
@@ -68,7 +72,8 @@ async fn rate_limit(
     Ok(res.map_into_boxed_body())
 }
 
-/// Mount every route.
+/// Mount every route except the operational ones ([`meta::routes`]), which
+/// the server mounts here or on `--metrics-bind`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::PathConfig::default().error_handler(|_, _| AppError::new("not_found", "no such resource").into()),
@@ -78,7 +83,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .error_handler(|e, _| AppError::new("invalid_query", format!("invalid query: {e}")).into()),
     )
     .route("/gateway", web::get().to(gateway::upgrade))
-    .configure(meta::routes)
+    .route("/admin/backup", web::post().to(admin::backup))
     .service(web::scope("/api/v1").wrap(actix_web::middleware::from_fn(rate_limit)).configure(|cfg| {
         let mut r = Routes { cfg, paths: Vec::new() };
         accounts::routes(&mut r);

@@ -19,12 +19,19 @@ pub struct User {
 }
 
 /// What the store keeps for a user: the public part plus the password hash.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct UserRecord {
     /// The public part.
     pub user: User,
-    /// argon2id PHC string.
+    /// argon2id PHC string (never logged: `Debug` redacts it).
     pub password_hash: String,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hash = crate::logging::Redacted::new(&self.password_hash);
+        f.debug_struct("UserRecord").field("user", &self.user).field("password_hash", &hash).finish()
+    }
 }
 
 /// A login session (one bearer token). The token itself is never stored.

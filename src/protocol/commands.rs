@@ -2,13 +2,14 @@
 
 use serde::Deserialize;
 
+use crate::logging::Secret;
 use crate::model::{Id, Status};
 
 /// op 2 IDENTIFY.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Identify {
-    /// A bearer token from `POST /api/v1/auth/login`.
-    pub token: String,
+    /// A bearer token from `POST /api/v1/auth/login` (never logged).
+    pub token: Secret,
     /// Initial presence (defaults to online).
     #[serde(default)]
     pub presence: Option<Status>,
@@ -17,8 +18,8 @@ pub struct Identify {
 /// op 6 RESUME.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Resume {
-    /// The same token the session identified with.
-    pub token: String,
+    /// The same token the session identified with (never logged).
+    pub token: Secret,
     /// `session_id` from READY.
     pub session_id: String,
     /// The last sequence number the client received.

@@ -3,6 +3,7 @@
 mod common;
 
 mod accounts;
+mod backup;
 mod bad_input;
 mod chat;
 mod crash;
@@ -12,6 +13,7 @@ mod gateway_life;
 mod guild_admin;
 mod hostile;
 mod invites;
+mod logs;
 mod origins;
 mod permissions;
 mod rate_limits;

@@ -76,7 +76,7 @@ impl Session {
             self.send_error(ctx, Op::Identify, None, &e);
             return self.close(ctx, CloseCode::RateLimited, "too many IDENTIFY from this address; retry later");
         }
-        let looked_up = authenticate(&self.core, &ident.token)
+        let looked_up = authenticate(&self.core, ident.token.expose())
             .and_then(|a| a.map(|(t, u)| Ok((t, dms(&self.core, u.id)?, u))).transpose());
         let (token, (dm_channels, dm_users), user) = match looked_up {
             Ok(Some(x)) => x,
@@ -86,6 +86,8 @@ impl Session {
                 return self.close(ctx, CloseCode::UnknownError, "storage error");
             }
         };
+        self.span.record("user", tracing::field::display(user.id));
+        tracing::info!(login_session = %token.id, "identified");
         let resume_key = format!("{:x}.{:016x}", self.number, rand::rngs::OsRng.next_u64());
         let shared = Arc::new(SessionShared::new(
             self.number,
@@ -145,7 +147,7 @@ impl Session {
             // Unknown, expired or ended (e.g. the server restarted): identify again.
             return self.send_op(ctx, Op::InvalidSession, &false);
         };
-        let user = match authenticate(&self.core, &r.token) {
+        let user = match authenticate(&self.core, r.token.expose()) {
             Ok(Some((tok, user))) if tok.id == shared.token_id && user.id == shared.user_id => user,
             Ok(_) => return self.send_op(ctx, Op::InvalidSession, &false),
             Err(e) => {
@@ -160,6 +162,8 @@ impl Session {
         let me = ctx.address();
         match shared.resume(me, r.seq, resumed, |seq, ev| self.write_dispatch(ctx, seq, ev)) {
             Ok(()) => {
+                self.span.record("user", tracing::field::display(user.id));
+                tracing::info!(seq = r.seq, "resumed");
                 self.state = State::Ready(Box::new(Identified { shared, user }));
             }
             Err(ResumeRefused::Invalid) => self.send_op(ctx, Op::InvalidSession, &false),

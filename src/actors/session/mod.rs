@@ -80,6 +80,10 @@ pub struct Session {
     strikes: u32,
     /// This connection's place in the per-IP connection count.
     _slot: Option<crate::actors::online::ConnectionSlot>,
+    /// `session{conn user}`: entered by the handlers (by `Outbound` only where
+    /// it logs), so each line logged while handling a frame, a kick or a
+    /// delivery carries the connection number.
+    span: tracing::Span,
 }
 
 impl Session {
@@ -87,11 +91,12 @@ impl Session {
     pub fn new(core: Arc<Core>, hub: WorkerHub, encoding: Encoding, ip: std::net::IpAddr) -> Session {
         let heartbeat_interval = core.config.heartbeat_interval();
         let limiter = crate::ratelimit::direct(crate::ratelimit::GATEWAY_COMMANDS, core.config.rate_limit_scale);
+        let number = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
         Session {
             core,
             hub,
             encoding,
-            number: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
+            number,
             state: State::New,
             last_heartbeat: Instant::now(),
             connected_at: Instant::now(),
@@ -105,6 +110,8 @@ impl Session {
             limiter,
             strikes: 0,
             _slot: None,
+            // Not a child of the upgrade request's span: the session outlives it.
+            span: tracing::info_span!(parent: None, "session", conn = number, user = tracing::field::Empty),
         }
     }
 
@@ -127,7 +134,7 @@ impl Session {
             // Our JSON encoder only emits UTF-8.
             Encoding::Json => match bytestring::ByteString::try_from(bytes) {
                 Ok(s) => ctx.text(s),
-                Err(_) => tracing::error!("non-UTF-8 JSON frame dropped"),
+                Err(_) => self.span.in_scope(|| tracing::error!("non-UTF-8 JSON frame dropped")),
             },
         }
     }
@@ -309,6 +316,8 @@ impl Actor for Session {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        let _g = self.span.clone().entered();
+        tracing::debug!(ip = %self.ip, encoding = ?self.encoding, "gateway connected");
         metrics::CONNECTIONS.inc();
         self.me = Some(ctx.address());
         ctx.set_mailbox_capacity(MAX_OUTBOUND_FRAMES);
@@ -324,10 +333,15 @@ impl Actor for Session {
             },
         );
         let tick = (interval / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
-        ctx.run_interval(tick, |s, ctx| s.check_timeouts(ctx));
+        ctx.run_interval(tick, |s, ctx| {
+            let _g = s.span.clone().entered();
+            s.check_timeouts(ctx)
+        });
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        let _g = self.span.clone().entered();
+        tracing::debug!(secs = self.connected_at.elapsed().as_secs(), "gateway disconnected");
         metrics::CONNECTIONS.dec();
         let (State::Ready(i), Some(me)) = (&self.state, &self.me) else {
             return;
@@ -353,6 +367,7 @@ impl Actor for Session {
 
 impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Session {
     fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        let _g = self.span.clone().entered();
         match msg {
             Ok(ws::Message::Binary(b)) => self.on_binary_or_text(&b, false, ctx),
             Ok(ws::Message::Text(t)) => self.on_binary_or_text(t.as_bytes(), true, ctx),
@@ -396,10 +411,13 @@ impl Handler<Outbound> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
+        // The delivery hot path: the span is entered only where this handler logs
+        // (here and in `write`), not for every frame.
         let Some(i) = self.identified() else { return };
         let shared = i.shared.clone();
         shared.written(&msg.event);
         if shared.is_slow() {
+            let _g = self.span.clone().entered();
             return self.close(ctx, CloseCode::SlowConsumer, "outbound queue overflowed: read faster");
         }
         self.write_dispatch(ctx, msg.seq, &msg.event);
@@ -434,6 +452,7 @@ impl Handler<Kick> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: Kick, ctx: &mut Self::Context) {
+        let _g = self.span.clone().entered();
         match msg {
             Kick::SlowConsumer => self.close(ctx, CloseCode::SlowConsumer, "outbound queue overflowed: read faster"),
             Kick::Revoked => {

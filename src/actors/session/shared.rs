@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use super::replay::{Replay, ReplayError};
 use super::{Kick, Outbound, Session, FRAME_OVERHEAD};
 use crate::actors::guild::GuildActor;
+use crate::actors::online::Phase;
 use crate::metrics;
 use crate::model::Id;
 use crate::protocol::{Encoding, SharedEvent};
@@ -193,6 +194,18 @@ impl SessionShared {
     pub fn expired(&self, generation: u64) -> bool {
         let st = self.state.lock();
         !st.ended && st.conn.is_none() && st.generation == generation
+    }
+
+    /// Where the session is, for metrics: identifying (READY not sent yet),
+    /// connected or detached; None once ended.
+    pub fn phase(&self) -> Option<Phase> {
+        let st = self.state.lock();
+        match (st.ended, st.ready, st.conn.is_some()) {
+            (true, _, _) => None,
+            (false, _, false) => Some(Phase::Detached),
+            (false, false, true) => Some(Phase::Identifying),
+            (false, true, true) => Some(Phase::Connected),
+        }
     }
 
     /// Whether the session has ended.
