@@ -15,6 +15,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("invalid_query", 400, "A query parameter is malformed or out of range"),
     ("unauthorized", 401, "Missing, malformed, unknown or revoked bearer token"),
     ("invalid_credentials", 401, "Wrong username or password"),
+    ("account_disabled", 403, "The account was disabled by the server's operator (`hearth admin disable`)"),
     ("missing_permissions", 403, "You can see the resource but may not do this"),
     ("hierarchy", 403, "The target role or member is at or above your highest role"),
     ("forbidden_origin", 403, "The WebSocket upgrade came from a web page whose Origin is not allowed"),
@@ -74,6 +75,10 @@ impl AppError {
     /// 401 unauthorized.
     pub fn unauthorized() -> AppError {
         AppError::new("unauthorized", "a valid bearer token is required")
+    }
+    /// 403 account_disabled.
+    pub fn account_disabled() -> AppError {
+        AppError::new("account_disabled", "this account is disabled; ask the server's operator")
     }
     /// 403 missing_permissions, naming what is missing.
     pub fn missing_permissions(needed: Permissions) -> AppError {

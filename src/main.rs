@@ -28,6 +28,8 @@ enum Command {
     Restore(cli::RestoreArgs),
     /// Check a backup (or a stopped server's data directory) for damage.
     Verify(cli::VerifyArgs),
+    /// Operator commands on a stopped server's database: users, guilds, compaction, stats.
+    Admin(cli::AdminArgs),
     /// Print a default configuration file, or check one.
     #[command(subcommand)]
     Config(hearth::config::ConfigCommand),
@@ -47,6 +49,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Backup(a)) => std::process::exit(crate::cli::backup(a)),
         Some(Command::Restore(a)) => std::process::exit(crate::cli::restore(a)),
         Some(Command::Verify(a)) => std::process::exit(crate::cli::verify(a)),
+        Some(Command::Admin(a)) => std::process::exit(crate::cli::admin(a)),
         Some(Command::Config(c)) => std::process::exit(hearth::config::run_command(c, &matches)),
         None => cli.serve,
     };

@@ -132,6 +132,8 @@ pub async fn run(config: Config) -> io::Result<()> {
     actix_web::rt::spawn(async move {
         wait_for_signal().await;
         crate::service::stopping();
+        // /readyz answers 503 from here on (load balancers drain us first).
+        shutdown_core.readiness.stop_accepting();
         tracing::info!("shutting down: telling sessions to reconnect");
         // Sessions get RECONNECT and a close; then the server stops accepting
         // and waits (up to the shutdown timeout) for requests in flight.

@@ -5,7 +5,7 @@
 //!   listener is bound: [`ready`];
 //! - `STOPPING=1` as soon as the shutdown signal arrives: [`stopping`];
 //! - `WATCHDOG=1` every half watchdog interval while the HTTP server answers
-//!   `/readyz` (a store read) and the store writer commits: [`spawn_watchdog`].
+//!   `/readyz` (accepting, and a store write commits) and the store writer commits: [`spawn_watchdog`].
 //!
 //! Everything here does nothing when `NOTIFY_SOCKET` is unset (the watchdog
 //! also needs `WATCHDOG_USEC`, and `WATCHDOG_PID` unset or equal to our pid).

@@ -25,6 +25,8 @@ pub struct Core {
     pub config: Config,
     /// Rate limiters.
     pub limits: crate::ratelimit::Limits,
+    /// What `/readyz` reports (accepting, storage writable).
+    pub readiness: crate::http::meta::Readiness,
 }
 
 impl Core {
@@ -38,6 +40,7 @@ impl Core {
             registry: registry::Registry::new(threads),
             config,
             limits,
+            readiness: crate::http::meta::Readiness::default(),
         })
     }
 }

@@ -1,7 +1,8 @@
-//! The operational subcommands: `hearth backup`, `hearth restore` and
-//! `hearth verify` (see docs/operations.md). Each prints what it did to
+//! The operational subcommands: `hearth backup`, `hearth restore`,
+//! `hearth verify` and `hearth admin` (see docs/operations.md). Each prints what it did to
 //! stdout, or the error to stderr, and returns the process exit code.
 
+mod admin;
 mod client;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -11,6 +12,8 @@ use std::time::Duration;
 use clap::Args;
 use hearth::http::admin::{read_token, ADMIN_TOKEN_FILE, MANIFEST_HEADER};
 use hearth::store::backup::{self, BackupError, HashingFile, Manifest, Staging, VerifyReport};
+
+pub use admin::{admin, AdminArgs};
 
 /// Exit code: done / verified.
 pub const EXIT_OK: i32 = 0;

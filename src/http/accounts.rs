@@ -74,7 +74,7 @@ async fn register(core: Core_, req: HttpRequest, Body(b): Body<Register>) -> Res
     let password_hash = hash(&core, b.password).await?;
     let id = core.store.ids().next();
     let user = User { id, username, display_name, created_at: id.timestamp_ms() };
-    let rec = UserRecord { user: user.clone(), password_hash };
+    let rec = UserRecord { user: user.clone(), password_hash, admin: false, disabled: false };
     core.store
         .write(move |w| {
             // Checked again inside the write: two registrations may race.
@@ -123,6 +123,9 @@ async fn login(core: Core_, req: HttpRequest, Body(b): Body<Login>) -> Result<Ht
     let Some(rec) = rec.filter(|_| ok) else {
         return Err(bad());
     };
+    if rec.disabled {
+        return Err(AppError::account_disabled());
+    }
     let client = b.client.map(|c| c.chars().take(64).collect::<String>());
     let token = new_token();
     let hash = token_hash(&token);

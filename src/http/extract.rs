@@ -47,8 +47,11 @@ impl FromRequest for Caller {
             let core = core(req)?;
             let r = core.store.read()?;
             let token = r.token(&token_hash(token.expose()))?.ok_or_else(AppError::unauthorized)?;
-            let user = r.user(token.user_id)?.ok_or_else(AppError::unauthorized)?;
-            Ok(Caller { user, token })
+            let rec = r.user_record(token.user_id)?.ok_or_else(AppError::unauthorized)?;
+            if rec.disabled {
+                return Err(AppError::account_disabled());
+            }
+            Ok(Caller { user: rec.user, token })
         })())
     }
 }

@@ -25,12 +25,23 @@ pub struct UserRecord {
     pub user: User,
     /// argon2id PHC string (never logged: `Debug` redacts it).
     pub password_hash: String,
+    /// A server administrator (set by `hearth admin create-admin`).
+    #[serde(default)]
+    pub admin: bool,
+    /// Disabled by `hearth admin disable`: may not log in or use a token.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 impl std::fmt::Debug for UserRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let hash = crate::logging::Redacted::new(&self.password_hash);
-        f.debug_struct("UserRecord").field("user", &self.user).field("password_hash", &hash).finish()
+        f.debug_struct("UserRecord")
+            .field("user", &self.user)
+            .field("password_hash", &hash)
+            .field("admin", &self.admin)
+            .field("disabled", &self.disabled)
+            .finish()
     }
 }
 

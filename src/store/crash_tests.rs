@@ -314,6 +314,8 @@ fn run_workload(disk: &SimDisk) -> Run {
                 let rec = UserRecord {
                     user: user.clone(),
                     password_hash: "$argon2id$v=19$m=256,t=1,p=1$c2FsdA$aGFzaA".into(),
+                    admin: false,
+                    disabled: false,
                 };
                 let token = TokenRecord {
                     id: ids.next_at(at(0)),

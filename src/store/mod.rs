@@ -4,6 +4,7 @@
 //! Acknowledged means durable: [`Store::write`] resolves only after the batch
 //! that holds the write was committed with an fsync.
 
+pub mod admin;
 pub mod backup;
 #[cfg(test)]
 mod crash_tests;

@@ -65,6 +65,9 @@ pub trait Write {
     fn add_user_channel(&self, user: Id, channel: Id) -> Result<(), StoreError>;
     /// Remove a DM/group DM from a user's list.
     fn remove_user_channel(&self, user: Id, channel: Id) -> Result<(), StoreError>;
+    /// Record `value` (a timestamp) under the META key `readyz_probe`: the
+    /// cheap write `/readyz` commits to prove the store is writable.
+    fn readyz_probe(&self, value: u64) -> Result<(), StoreError>;
 }
 
 impl Write for WriteTransaction {
@@ -220,6 +223,11 @@ impl Write for WriteTransaction {
 
     fn remove_user_channel(&self, user: Id, channel: Id) -> Result<(), StoreError> {
         self.open_table(USER_CHANNELS)?.remove((user.0, channel.0))?;
+        Ok(())
+    }
+
+    fn readyz_probe(&self, value: u64) -> Result<(), StoreError> {
+        self.open_table(META)?.insert("readyz_probe", value)?;
         Ok(())
     }
 }

@@ -39,13 +39,14 @@ async fn connect_guild(core: Arc<Core>, gid: Id, s: SessionRef) -> Option<(Id, A
     None
 }
 
-/// The token's login session and user, if the token is valid.
+/// The token's login session and user, if the token is valid and the account not disabled.
 fn authenticate(core: &Core, token: &str) -> Result<Option<(TokenRecord, User)>, StoreError> {
     let r = core.store.read()?;
     let Some(tok) = r.token(&token_hash(token))? else {
         return Ok(None);
     };
-    Ok(r.user(tok.user_id)?.map(|u| (tok, u)))
+    // A disabled account's tokens are refused like unknown ones.
+    Ok(r.user_record(tok.user_id)?.filter(|u| !u.disabled).map(|u| (tok, u.user)))
 }
 
 /// The user's DM channels and the users they involve.

@@ -20,8 +20,13 @@ fn populate(txn: &WriteTransaction, messages: u64) {
     migrate(txn).unwrap();
     let alice = User { id: Id(1), username: "alice".into(), display_name: None, created_at: 1 };
     let bob = User { id: Id(2), username: "Bob".into(), display_name: Some("Bobby".into()), created_at: 2 };
-    txn.put_user(&UserRecord { user: alice.clone(), password_hash: "$argon2id$x".into() }, "alice").unwrap();
-    txn.put_user(&UserRecord { user: bob, password_hash: "$argon2id$y".into() }, "bob").unwrap();
+    txn.put_user(
+        &UserRecord { user: alice.clone(), password_hash: "$argon2id$x".into(), admin: false, disabled: false },
+        "alice",
+    )
+    .unwrap();
+    txn.put_user(&UserRecord { user: bob, password_hash: "$argon2id$y".into(), admin: false, disabled: false }, "bob")
+        .unwrap();
     txn.put_token(&[7u8; 32], &TokenRecord { id: Id(3), user_id: Id(1), created_at: 3, client: Some("web".into()) })
         .unwrap();
     txn.put_guild(&Guild { id: Id(10), name: "Lodge".into(), owner_id: Id(1), created_at: 10 }).unwrap();
