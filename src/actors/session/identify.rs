@@ -113,7 +113,7 @@ impl Session {
         };
         // Events for the session that arrive before READY is out are held
         // by `SessionShared` and follow READY in order.
-        self.state = State::Identifying;
+        self.state = State::Identifying(shared.clone());
         let core = self.core.clone();
         let joins = guild_ids.into_iter().map(move |gid| connect_guild(core.clone(), gid, sref.clone()));
         let all = futures_util::future::join_all(joins);

@@ -42,7 +42,7 @@ enum State {
     /// Connected, waiting for Identify.
     New,
     /// Identify accepted, READY being assembled.
-    Identifying,
+    Identifying(Arc<SessionShared>),
     /// Identified.
     Ready(Box<Identified>),
 }
@@ -343,6 +343,11 @@ impl Actor for Session {
         let _g = self.span.clone().entered();
         tracing::debug!(secs = self.connected_at.elapsed().as_secs(), "gateway disconnected");
         metrics::CONNECTIONS.dec();
+        if let State::Identifying(shared) = &self.state {
+            // Gone before READY went out: nothing to resume, end it now.
+            end_session(&self.core, shared);
+            return;
+        }
         let (State::Ready(i), Some(me)) = (&self.state, &self.me) else {
             return;
         };
