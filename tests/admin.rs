@@ -1,11 +1,14 @@
 //! `hearth admin`: the real binary on the data dir of a real (stopped) server.
 
+#[path = "support/listen.rs"]
+mod listen;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WAIT: Duration = Duration::from_secs(20);
 const BIN: &str = env!("CARGO_BIN_EXE_hearth");
@@ -28,18 +31,7 @@ impl Server {
             .kill_on_drop(true)
             .spawn()
             .expect("spawn hearth serve");
-        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = tokio::time::timeout(WAIT, async {
-            while let Ok(Some(line)) = out.next_line().await {
-                if let Some(a) = line.strip_prefix("listening on ") {
-                    return a.trim().to_string();
-                }
-            }
-            panic!("server exited before listening");
-        })
-        .await
-        .expect("server did not start in time");
-        tokio::spawn(async move { while let Ok(Some(_)) = out.next_line().await {} });
+        let addr = listen::wait_listening(&mut child, WAIT).await;
         Server { addr, child }
     }
 

@@ -4,6 +4,8 @@
 
 #[path = "it/common.rs"]
 mod common;
+#[path = "support/listen.rs"]
+mod listen;
 
 use std::time::Duration;
 

@@ -2,10 +2,13 @@
 //! work and its store commits a probe write; 503 `shutting down` from the
 //! moment SIGTERM arrives while it drains.
 
+#[path = "support/listen.rs"]
+mod listen;
+
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
@@ -31,18 +34,7 @@ async fn start(data: &std::path::Path, extra: &[&str]) -> (Child, String) {
         .kill_on_drop(true)
         .spawn()
         .expect("spawn hearth");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let addr = tokio::time::timeout(WAIT, async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(a) = line.strip_prefix("listening on ") {
-                return a.trim().to_string();
-            }
-        }
-        panic!("server exited before listening");
-    })
-    .await
-    .expect("server did not start in time");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let addr = listen::wait_listening(&mut child, WAIT).await;
     (child, addr)
 }
 

@@ -89,19 +89,8 @@ impl Server {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         let mut child = cmd.spawn().expect("spawn hearth");
-        let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");
-        let mut lines = BufReader::new(stdout).lines();
-        let addr = tokio::time::timeout(WAIT, async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(a) = line.strip_prefix("listening on ") {
-                    return a.trim().to_string();
-                }
-            }
-            panic!("server exited before listening");
-        })
-        .await
-        .expect("server did not start in time");
+        let addr = crate::listen::wait_listening(&mut child, WAIT).await;
         let log = self.log.clone();
         tokio::spawn(async move {
             let mut err = BufReader::new(stderr).lines();
@@ -109,7 +98,6 @@ impl Server {
                 log.lock().unwrap().push(l);
             }
         });
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         self.addr = addr;
         self.child = Some(child);
     }

@@ -48,18 +48,7 @@ impl LogServer {
             .kill_on_drop(true)
             .spawn()
             .expect("spawn hearth");
-        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = tokio::time::timeout(WAIT, async {
-            while let Ok(Some(line)) = out.next_line().await {
-                if let Some(a) = line.strip_prefix("listening on ") {
-                    return a.trim().to_string();
-                }
-            }
-            panic!("server exited before listening");
-        })
-        .await
-        .expect("server did not start in time");
-        tokio::spawn(async move { while let Ok(Some(_)) = out.next_line().await {} });
+        let addr = crate::listen::wait_listening(&mut child, WAIT).await;
         let log: Arc<Mutex<Vec<String>>> = Default::default();
         let sink = log.clone();
         let mut err = BufReader::new(child.stderr.take().unwrap()).lines();

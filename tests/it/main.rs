@@ -1,5 +1,8 @@
 //! Integration stories: each starts the real server and uses real clients.
 
+#[path = "../support/listen.rs"]
+mod listen;
+
 mod common;
 
 mod accounts;
