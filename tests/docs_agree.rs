@@ -209,7 +209,7 @@ impl Route {
 }
 
 /// Modules whose routes are mounted at the root rather than under /api/v1.
-const ROOT_MODULES: &[&str] = &["mod.rs", "meta.rs", "gateway.rs"];
+const ROOT_MODULES: &[&str] = &["mod.rs", "meta.rs", "gateway.rs", "web_client.rs"];
 
 /// Parse the `.route("PATH", web::METHOD()` calls of one source file. The
 /// call may be spread over several lines.

@@ -1,5 +1,5 @@
 //! HTTP: the REST API under /api/v1 (one module per resource), the gateway
-//! upgrade at /gateway, and operational endpoints.
+//! upgrade at /gateway, operational endpoints, and the embedded web client.
 
 pub mod access;
 pub mod accounts;
@@ -18,6 +18,7 @@ pub mod meta;
 pub mod origin;
 pub mod request_id;
 pub mod roles;
+pub mod web_client;
 
 use actix_web::web;
 
@@ -96,5 +97,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         dms::routes(&mut r);
         r.finish();
     }))
+    .configure(web_client::routes)
     .default_service(web::to(error::not_found));
 }

@@ -1,0 +1,422 @@
+// Entry point: the session token, routing by URL, the gateway and the
+// actions the views call. Views render from `state` and call back here.
+
+import * as api from './api.js';
+import { Gateway, OP } from './gateway.js';
+import {
+  state, subscribe, changed, applyReady, applyDispatch, timeline, countUnread, markRead,
+  guildChannels, dmChannels, mentionsMe, guildUnread,
+} from './state.js';
+import { h, nonce as newNonce, replace } from './dom.js';
+import { renderAuth } from './auth.js';
+import { renderRail, renderSidebar } from './sidebar.js';
+import { renderChat, renderMessages, renderTyping, focusComposer } from './chat.js';
+import { renderMembers } from './members.js';
+import { showInvite, closeDialogs } from './dialogs.js';
+
+// The token is kept in localStorage so a reload (or a new tab) stays logged
+// in; see docs/web-client.md for why not a cookie.
+const TOKEN_KEY = 'hearth.token';
+const LAST_KEY = 'hearth.last';
+const INVITE_KEY = 'hearth.invite';
+
+export let gateway = null;
+const root = document.getElementById('app');
+let layout = null;
+let readyOnce = false;
+let reconnectedAt = 0;
+const membersRequested = new Set();
+
+// ------------------------------------------------------------------ routing
+
+/** What the URL asks for. */
+function route() {
+  const p = location.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  if (p[0] === 'login' || p[0] === 'register') return { view: p[0] };
+  if (p[0] === 'invite' && p[1]) return { view: 'invite', code: p[1] };
+  if (p[0] === 'channels' && p[1]) return { view: 'chat', guildId: p[1], channelId: p[2] || null };
+  return { view: 'home' };
+}
+
+export function navigate(path, { replace: rep = false } = {}) {
+  if (location.pathname !== path) history[rep ? 'replaceState' : 'pushState'](null, '', path);
+  onRoute();
+}
+
+window.addEventListener('popstate', () => onRoute());
+
+function onRoute() {
+  const r = route();
+  const token = api.getToken();
+  if (!token) {
+    if (r.view === 'invite') sessionStorage.setItem(INVITE_KEY, r.code);
+    const mode = r.view === 'register' ? 'register' : 'login';
+    if (r.view !== mode) history.replaceState(null, '', `/${mode}`);
+    layout = null;
+    renderAuth(root, mode, sessionStorage.getItem(INVITE_KEY));
+    return;
+  }
+  if (!layout) startMain();
+  if (r.view === 'login' || r.view === 'register' || r.view === 'home') {
+    navigate(localStorage.getItem(LAST_KEY) || '/channels/@me', { replace: true });
+    return;
+  }
+  if (r.view === 'invite') {
+    navigate('/channels/@me', { replace: true });
+    showInvite(r.code);
+    return;
+  }
+  selectRoute(r);
+}
+
+/** Point `state.current` at the route, correcting it once READY is known. */
+function selectRoute(r) {
+  let { guildId, channelId } = r;
+  if (state.me) {
+    if (guildId !== '@me' && !state.guilds.has(guildId)) {
+      navigate('/channels/@me', { replace: true });
+      return;
+    }
+    const c = channelId ? state.channels.get(channelId) : null;
+    const fits = c && (guildId === '@me' ? c.guild_id === null : c.guild_id === guildId) && c.kind !== 'category';
+    if (!fits) {
+      const first = guildId === '@me' ? null : guildChannels(guildId).find((x) => x.kind === 'text');
+      const path = first ? `/channels/${guildId}/${first.id}` : `/channels/${guildId}`;
+      if (channelId || first) {
+        navigate(path, { replace: true });
+        return;
+      }
+      channelId = null;
+    }
+  }
+  const moved = state.current.channelId !== channelId || state.current.guildId !== guildId;
+  state.current = { guildId, channelId };
+  if (state.me) localStorage.setItem(LAST_KEY, location.pathname);
+  document.body.classList.remove('show-nav', 'show-members');
+  if (channelId && state.me) openChannel(channelId);
+  if (guildId !== '@me' && state.me) requestMembers(guildId);
+  changed('current', 'messages', 'channels', 'guilds', 'members');
+  if (moved && channelId) requestAnimationFrame(() => focusComposer());
+}
+
+// ------------------------------------------------------------------ session
+
+async function boot() {
+  api.setUnauthorizedHandler(() => logout({ local: true, reason: 'Your session has ended. Please log in again.' }));
+  const token = localStorage.getItem(TOKEN_KEY);
+  if (token) api.setToken(token);
+  // Another tab logged out: follow it.
+  window.addEventListener('storage', (e) => {
+    if (e.key === TOKEN_KEY && !e.newValue && api.getToken()) logout({ local: true });
+  });
+  onRoute();
+}
+
+/** After a successful login or sign-up. */
+export function loggedIn(token) {
+  localStorage.setItem(TOKEN_KEY, token);
+  api.setToken(token);
+  const invite = sessionStorage.getItem(INVITE_KEY);
+  sessionStorage.removeItem(INVITE_KEY);
+  navigate(invite ? `/invite/${invite}` : '/channels/@me', { replace: true });
+}
+
+export async function logout({ local = false, reason = null } = {}) {
+  if (!local) {
+    try {
+      await api.post('/auth/logout');
+    } catch {
+      // Forget the token anyway; the server drops it when it expires from the list.
+    }
+  }
+  gateway?.stop();
+  gateway = null;
+  api.setToken(null);
+  localStorage.removeItem(TOKEN_KEY);
+  localStorage.removeItem(LAST_KEY);
+  state.me = null;
+  state.guilds.clear();
+  state.channels.clear();
+  state.messages.clear();
+  state.unread.clear();
+  readyOnce = false;
+  layout = null;
+  closeDialogs();
+  history.replaceState(null, '', '/login');
+  renderAuth(root, 'login', null, reason);
+}
+
+function startMain() {
+  const rail = h('nav', { class: 'rail', 'aria-label': 'Servers' });
+  const sidebar = h('nav', { class: 'sidebar', 'aria-label': 'Channels' });
+  const chat = h('main', { class: 'chat', id: 'main' });
+  const members = h('aside', { class: 'members', 'aria-label': 'Members' });
+  const scrim = h('div', { class: 'scrim', onclick: () => document.body.classList.remove('show-nav', 'show-members') });
+  layout = { rail, sidebar, chat, members };
+  root.className = 'layout';
+  replace(root, h('a', { class: 'skip', href: '#composer' }, 'Skip to message box'), rail, sidebar, chat, members, scrim);
+  renderChat(chat);
+  connect();
+}
+
+function connect() {
+  gateway?.stop();
+  const gw = new Gateway(api.getToken());
+  gateway = gw;
+  gw.addEventListener('status', ({ detail }) => {
+    if (detail.status === 'reconnecting' && state.connection === 'connected') reconnectedAt = Date.now();
+    state.connection = detail.status;
+    changed('connection');
+  });
+  gw.addEventListener('dispatch', ({ detail }) => onDispatch(detail.t, detail.d));
+  gw.addEventListener('ack', ({ detail }) => {
+    if (detail.message) onMessage(detail.message);
+  });
+  gw.addEventListener('cmd-error', ({ detail }) => onCommandError(detail));
+  gw.addEventListener('fatal', ({ detail }) => {
+    if (detail.code === 4004 || detail.code === 4022) logout({ local: true, reason: 'Your session has ended. Please log in again.' });
+  });
+  gw.connect();
+}
+
+function onDispatch(t, d) {
+  if (t === 'READY') {
+    const again = readyOnce;
+    readyOnce = true;
+    membersRequested.clear();
+    applyReady(d);
+    onRoute();
+    if (again) catchUp();
+    return;
+  }
+  if (t === 'RESUMED') {
+    catchUp();
+    return;
+  }
+  if (t === 'MESSAGE_CREATE') {
+    onMessage(d);
+    return;
+  }
+  applyDispatch(t, d);
+  if (t === 'GUILD_CREATE' && pendingGuildOpen === d.guild.id) {
+    pendingGuildOpen = null;
+    navigate(`/channels/${d.guild.id}`);
+  } else if (t === 'CHANNEL_DELETE' || t === 'GUILD_DELETE') {
+    if (!state.channels.has(state.current.channelId) && state.current.channelId) onRoute();
+    else if (t === 'GUILD_DELETE' && state.current.guildId === d.id) navigate('/channels/@me');
+  }
+}
+
+let pendingGuildOpen = null;
+/** Open a guild as soon as its GUILD_CREATE arrives (after create/join). */
+export function openGuildWhenReady(id) {
+  if (state.guilds.has(id)) navigate(`/channels/${id}`);
+  else pendingGuildOpen = id;
+}
+
+// ------------------------------------------------------------------ messages
+
+function onMessage(m) {
+  const t = state.messages.get(m.channel_id);
+  const fresh = t ? t.add(m) : true;
+  state.typing.get(m.channel_id)?.delete(m.author.id);
+  if (fresh) countUnread(m);
+  if (fresh && mentionsMe(m.content) && state.current.channelId !== m.channel_id) changed('title');
+  changed('messages', 'channels', 'guilds', 'typing');
+}
+
+function onCommandError(d) {
+  if (d.op !== OP.SEND_MESSAGE || !d.nonce) return;
+  for (const t of state.messages.values()) {
+    const p = t.byNonce.get(d.nonce);
+    if (p && !p.id) {
+      p.failed = d.code === 'rate_limited' && d.retry_after_ms
+        ? `Slow down: you can send again in ${Math.ceil(d.retry_after_ms / 1000)} s.`
+        : d.message;
+      changed('messages');
+    }
+  }
+}
+
+export async function openChannel(channelId) {
+  markRead(channelId);
+  const t = timeline(channelId);
+  if (t.loaded || t.loading) return;
+  t.loading = true;
+  t.error = null;
+  changed('messages');
+  try {
+    const page = await api.history(channelId, { limit: 50 });
+    page.forEach((m) => t.add(m));
+    t.hasMore = page.length === 50;
+    t.loaded = true;
+  } catch (e) {
+    t.error = e.message;
+  } finally {
+    t.loading = false;
+    changed('messages');
+  }
+}
+
+export async function loadOlder(channelId) {
+  const t = state.messages.get(channelId);
+  if (!t || !t.loaded || t.loadingOlder || !t.hasMore) return;
+  t.loadingOlder = true;
+  changed('messages');
+  try {
+    const page = await api.history(channelId, { before: t.firstId() || undefined, limit: 50 });
+    page.forEach((m) => t.add(m));
+    t.hasMore = page.length === 50;
+  } catch (e) {
+    t.error = e.message;
+  } finally {
+    t.loadingOlder = false;
+    changed('messages', 'older');
+  }
+}
+
+/**
+ * After a reconnect: fetch what each open channel missed (a new session
+ * replays nothing), then settle sends that got neither ACK nor MESSAGE_CREATE.
+ */
+async function catchUp() {
+  const since = reconnectedAt;
+  for (const [channelId, t] of state.messages) {
+    if (!t.loaded) continue;
+    try {
+      for (;;) {
+        const after = t.lastId();
+        const page = await api.history(channelId, after ? { after, limit: 100 } : { limit: 50 });
+        page.forEach((m) => {
+          if (t.add(m)) countUnread(m);
+        });
+        if (!after || page.length < 100) break;
+      }
+    } catch {
+      // The channel may have gone; READY already dropped it.
+    }
+    for (const p of t.pending()) {
+      if (!p.failed && p.sentAt <= since) p.failed = 'The connection dropped before the server confirmed this message.';
+    }
+  }
+  changed('messages', 'channels', 'guilds');
+}
+
+/** Replace @username with <@id> for people the user can see here. */
+function encodeMentions(content, channel) {
+  const candidates = new Map();
+  const add = (u) => u && candidates.set(u.username.toLowerCase(), u.id);
+  if (channel.guild_id) state.guilds.get(channel.guild_id)?.members.forEach((m) => add(m.user));
+  else channel.recipients.forEach((id) => add(state.users.get(id)));
+  return content.replace(/(^|[\s(])@([\p{L}\p{N}_.-]{2,32})/gu, (all, pre, name) => {
+    const id = candidates.get(name.toLowerCase());
+    return id ? `${pre}<@${id}>` : all;
+  });
+}
+
+export function sendMessage(channelId, text) {
+  const channel = state.channels.get(channelId);
+  const content = text.trim();
+  if (!channel || !content) return;
+  const p = {
+    id: null,
+    nonce: newNonce(),
+    channel_id: channelId,
+    guild_id: channel.guild_id,
+    author: { id: state.me.id, username: state.me.username, display_name: state.me.display_name },
+    content: encodeMentions(content, channel),
+    created_at: Date.now(),
+    pending: true,
+    failed: null,
+  };
+  timeline(channelId).addPending(p);
+  transmit(p);
+}
+
+function transmit(p) {
+  p.sentAt = Date.now();
+  p.failed = null;
+  const ok = gateway?.ready && gateway.send(OP.SEND_MESSAGE, { channel_id: p.channel_id, content: p.content, nonce: p.nonce });
+  if (!ok) p.failed = 'Not connected. It was not sent.';
+  else setTimeout(() => {
+    if (!p.id && !p.failed && gateway?.ready) {
+      p.failed = 'The server did not confirm this message.';
+      changed('messages');
+    }
+  }, 20000);
+  changed('messages');
+}
+
+export function retryMessage(channelId, nonce) {
+  const p = state.messages.get(channelId)?.byNonce.get(nonce);
+  if (p && !p.id) transmit(p);
+}
+
+export function discardMessage(channelId, nonce) {
+  const t = state.messages.get(channelId);
+  const p = t?.byNonce.get(nonce);
+  if (!p || p.id) return;
+  t.list.splice(t.list.indexOf(p), 1);
+  t.byNonce.delete(nonce);
+  changed('messages');
+}
+
+let lastTyping = { channelId: null, at: 0 };
+/** Tell others we are typing, at most every 8 s (the server limits it too). */
+export function sendTyping(channelId) {
+  const now = Date.now();
+  if (lastTyping.channelId === channelId && now - lastTyping.at < 8000) return;
+  if (gateway?.ready && gateway.send(OP.TYPING, { channel_id: channelId })) lastTyping = { channelId, at: now };
+}
+
+export function setPresence(status) {
+  gateway?.send(OP.PRESENCE_UPDATE, { status });
+  if (state.me) state.presences.set(state.me.id, status);
+  changed('members', 'channels');
+}
+
+function requestMembers(guildId) {
+  if (membersRequested.has(guildId) || !gateway?.ready) return;
+  membersRequested.add(guildId);
+  gateway.send(OP.REQUEST_GUILD_MEMBERS, { guild_id: guildId, presences: true, limit: 1000, nonce: `m${guildId}` });
+}
+
+// ------------------------------------------------------------------ render
+
+let lastCurrent = null;
+subscribe((kinds) => {
+  if (!layout) return;
+  const cur = `${state.current.guildId}/${state.current.channelId}`;
+  const moved = cur !== lastCurrent;
+  lastCurrent = cur;
+  renderRail(layout.rail);
+  renderSidebar(layout.sidebar);
+  renderChat(layout.chat, kinds);
+  if (moved || kinds.has('messages') || kinds.has('members') || kinds.has('older') || kinds.has('connection')) {
+    renderMessages(moved, kinds.has('older'));
+  }
+  renderTyping();
+  renderMembers(layout.members);
+  if (document.visibilityState === 'visible' && state.current.channelId) markRead(state.current.channelId);
+  const { mentions } = [...state.guilds.keys(), '@me'].reduce(
+    (acc, g) => {
+      const u = guildUnread(g);
+      return { mentions: acc.mentions + u.mentions };
+    },
+    { mentions: 0 },
+  );
+  const title = state.channels.get(state.current.channelId);
+  document.title = `${mentions ? `(${mentions}) ` : ''}${title?.name ? `#${title.name} · ` : ''}Hearth`;
+});
+
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && state.current.channelId) markRead(state.current.channelId);
+});
+
+// Typing indicators expire on the client (the server sends no "stopped").
+setInterval(() => {
+  if ([...state.typing.values()].some((m) => m.size)) changed('typing');
+}, 1000);
+
+export { dmChannels };
+boot();

@@ -1,0 +1,327 @@
+// Browser stories for the embedded web client, in real headless Chromium.
+// Run by tests/web.rs:  node stories.mjs <server URL> <artifact dir>
+// Each story is a step of one continuous scenario between two people,
+// alice and bob, in two separate browser contexts.
+
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const BASE = process.argv[2];
+const ARTIFACTS = process.argv[3] || 'web-artifacts';
+const CHROMIUM = process.env.HEARTH_CHROMIUM || '/usr/bin/chromium';
+if (!BASE) {
+  console.error('usage: node stories.mjs <server URL> <artifact dir>');
+  process.exit(2);
+}
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const results = [];
+const problems = []; // page errors, CSP violations, dialogs: each fails the run
+
+function fail(msg) {
+  throw new Error(msg);
+}
+
+/** Poll `fn` until it returns something truthy. */
+async function until(fn, what, timeout = 10000) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) fail(`timed out waiting for ${what} (last: ${last})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function story(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push([name, true]);
+    console.log(`ok    ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    results.push([name, false]);
+    console.log(`FAIL  ${name}: ${e.stack || e}`);
+    throw e;
+  }
+}
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ],
+});
+// playwright-core gives every context its own fresh profile (a new
+// --user-data-dir); nothing is shared between alice and bob.
+
+async function person(name, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport, colorScheme: 'light' });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on('console', (m) => {
+    const text = m.text();
+    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(text)) problems.push(`${name}: ${text}`);
+  });
+  page.on('dialog', async (d) => {
+    problems.push(`${name}: unexpected ${d.type()} dialog: ${d.message()}`);
+    await d.dismiss();
+  });
+  return { name, context, page };
+}
+
+/** Whether a script injected through a message ever ran. */
+const pwned = (p) => p.page.evaluate(() => window.__pwned === true || document.title.includes('pwned'));
+
+async function register(p, username) {
+  await p.page.getByLabel('Username').fill(username);
+  await p.page.getByLabel('Password').fill('correct horse battery');
+  await p.page.getByRole('button', { name: 'Create account' }).click();
+  await until(() => p.page.locator('.me-name').count(), `${username} logged in`);
+}
+
+async function send(p, text) {
+  const box = p.page.locator('#composer');
+  await box.click();
+  // Shift+Enter makes a new line; Enter sends.
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i += 1) {
+    if (i > 0) await box.press('Shift+Enter');
+    await box.pressSequentially(lines[i], { delay: 0 });
+  }
+  await box.press('Enter');
+}
+
+const bodies = (p) => p.page.locator('.messages .msg-body').allInnerTexts();
+
+async function seesMessage(p, text, timeout) {
+  return until(async () => (await bodies(p)).some((b) => b.includes(text)), `${p.name} to see "${text}"`, timeout);
+}
+
+async function countOf(p, text) {
+  return (await bodies(p)).filter((b) => b.includes(text)).length;
+}
+
+let inviteUrl;
+let guildUrl;
+const alice = await person('alice');
+const bob = await person('bob');
+
+// Bob's gateway goes through a route we can cut, to simulate network drops.
+const net = { sockets: [], blocked: false };
+await bob.context.routeWebSocket(/\/gateway/, (ws) => {
+  if (net.blocked) {
+    ws.close({ code: 4000, reason: 'network down (test)' });
+    return;
+  }
+  ws.connectToServer();
+  net.sockets.push(ws);
+});
+
+let exitCode = 0;
+try {
+  await story('the client is served with a strict Content-Security-Policy', async () => {
+    const res = await alice.page.goto(`${BASE}/`);
+    const csp = res.headers()['content-security-policy'] || '';
+    for (const part of ["script-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"]) {
+      if (!csp.includes(part)) fail(`CSP lacks ${part}: ${csp}`);
+    }
+    if (csp.includes('unsafe-inline') || csp.includes('unsafe-eval')) fail(`CSP allows unsafe sources: ${csp}`);
+    if (res.headers()['x-content-type-options'] !== 'nosniff') fail('no nosniff');
+    await until(() => alice.page.url().endsWith('/login'), 'redirect to /login');
+  });
+
+  await story('alice signs up and creates a guild with an invite link', async () => {
+    await alice.page.getByRole('link', { name: 'Create an account' }).click();
+    await register(alice, 'alice');
+    await alice.page.getByRole('button', { name: 'Create or join a server' }).click();
+    await alice.page.getByLabel('Server name').fill('Book Club');
+    await alice.page.getByRole('button', { name: 'Create server' }).click();
+    await until(() => alice.page.url().match(/\/channels\/\d+\/\d+$/), 'the new guild to open');
+    guildUrl = alice.page.url();
+    await until(() => alice.page.getByRole('heading', { name: 'general' }).count(), '#general heading');
+    await until(() => alice.page.locator('.chan[data-kind=voice]').count(), 'the voice channel to be listed');
+    await alice.page.getByRole('button', { name: 'Invite people' }).click();
+    inviteUrl = await until(async () => {
+      const v = await alice.page.locator('#invite-link').inputValue().catch(() => '');
+      return v.includes('/invite/') ? v : null;
+    }, 'an invite link');
+    await alice.page.keyboard.press('Escape');
+  });
+
+  await story('bob opens the invite link, signs up and joins', async () => {
+    await bob.page.goto(inviteUrl);
+    await until(() => bob.page.url().endsWith('/login'), 'bob sent to log in');
+    await until(() => bob.page.getByText('accept your invite').count(), 'the invite notice');
+    await bob.page.getByRole('link', { name: 'Create an account' }).click();
+    await register(bob, 'bob');
+    const join = bob.page.getByRole('button', { name: 'Join Book Club' });
+    await join.waitFor();
+    await join.click();
+    await until(() => bob.page.url() === guildUrl, `bob in the guild (${bob.page.url()})`);
+  });
+
+  await story('both see each other online in the member list', async () => {
+    await until(() => alice.page.getByRole('button', { name: 'bob, Online' }).count(), 'alice sees bob online');
+    await until(() => bob.page.getByRole('button', { name: 'alice, Online' }).count(), 'bob sees alice online');
+  });
+
+  await story('they chat both ways, with typing, Markdown and mentions', async () => {
+    await alice.page.locator('#composer').click();
+    await alice.page.locator('#composer').pressSequentially('hel');
+    await until(async () => (await bob.page.locator('.typing').innerText()).includes('alice is typing'), 'bob sees alice typing');
+    await alice.page.locator('#composer').fill('');
+    await send(alice, 'hello **bob**, welcome to the _club_');
+    await seesMessage(bob, 'hello bob, welcome to the club');
+    if (!(await bob.page.locator('.msg-body strong', { hasText: 'bob' }).count())) fail('bold not rendered');
+    if (!(await bob.page.locator('.msg-body em', { hasText: 'club' }).count())) fail('italic not rendered');
+    await until(async () => !(await bob.page.locator('.typing').innerText()).includes('alice'), 'typing cleared by the message');
+    await send(bob, 'thanks @alice!\nsecond line with `code`');
+    await seesMessage(alice, 'thanks @alice!');
+    const mention = alice.page.locator('.msg.mentions-me .mention.me', { hasText: '@alice' });
+    await until(() => mention.count(), 'alice sees her mention highlighted');
+    if (!(await alice.page.locator('.msg-body br').count())) fail('Shift+Enter line break missing');
+    if (!(await alice.page.locator('.msg-body code', { hasText: 'code' }).count())) fail('inline code not rendered');
+    // The sender's own copy is confirmed (no longer pending).
+    await until(async () => !(await bob.page.locator('.msg.pending').count()), 'bob\'s message confirmed');
+    // Grouping: bob's second message joins alice's? No: different authors make two groups.
+    const groups = await alice.page.locator('.group').count();
+    if (groups < 2) fail(`expected two author groups, got ${groups}`);
+  });
+
+  await story('hostile messages stay inert text', async () => {
+    const hostile = [
+      '<script>window.__pwned = true</script>',
+      '<img src=x onerror="window.__pwned = true">',
+      '[click me](javascript:window.__pwned=true)',
+      'javascript:window.__pwned=true',
+      '<a href="javascript:window.__pwned=true">link</a> <svg onload="window.__pwned=true">',
+    ];
+    for (const text of hostile) await send(alice, text);
+    await seesMessage(bob, '<svg onload="window.__pwned=true">');
+    for (const text of ['<script>window.__pwned = true</script>', '<img src=x onerror="window.__pwned = true">']) {
+      if ((await countOf(bob, text)) !== 1) fail(`not shown literally: ${text}`);
+    }
+    const injected = await bob.page.evaluate(() => ({
+      scripts: document.querySelectorAll('.messages script').length,
+      imgs: document.querySelectorAll('.messages img').length,
+      svgs: document.querySelectorAll('.messages svg').length,
+      jsLinks: [...document.querySelectorAll('.messages a')].filter((a) => !/^(https?|mailto):/.test(a.href)).length,
+    }));
+    if (injected.scripts || injected.imgs || injected.svgs || injected.jsLinks) fail(`markup injected: ${JSON.stringify(injected)}`);
+    await bob.page.getByText('[click me](javascript:window.__pwned=true)').click();
+    await new Promise((r) => setTimeout(r, 300));
+    if ((await pwned(bob)) || (await pwned(alice))) fail('a script ran');
+  });
+
+  await story('bob opens a DM with alice from the member list', async () => {
+    await bob.page.getByRole('button', { name: 'alice, Online' }).click();
+    await bob.page.getByRole('button', { name: 'Message alice' }).click();
+    await until(() => bob.page.url().includes('/channels/@me/'), 'the DM to open');
+    await send(bob, 'psst, a secret');
+    // Alice is elsewhere: the DM shows as unread on her home button.
+    await until(() => alice.page.getByRole('link', { name: /Direct messages, 1 mention/ }).count(), 'alice sees the DM badge');
+    await alice.page.getByRole('link', { name: /Direct messages/ }).click();
+    await alice.page.locator('.chan.dm', { hasText: 'bob' }).click();
+    await seesMessage(alice, 'psst, a secret');
+    await send(alice, 'tell me');
+    await seesMessage(bob, 'tell me');
+  });
+
+  await story('a reload keeps the session and the place', async () => {
+    const before = alice.page.url();
+    await alice.page.reload();
+    await seesMessage(alice, 'psst, a secret');
+    if (alice.page.url() !== before) fail(`moved to ${alice.page.url()}`);
+    if (await alice.page.locator('#composer').isDisabled()) fail('composer disabled after reload');
+    // Back to the guild for the next stories.
+    await alice.page.goto(guildUrl);
+    await seesMessage(alice, 'welcome to the');
+  });
+
+  await story('a dropped connection resumes without duplicates', async () => {
+    await bob.page.goto(guildUrl);
+    await seesMessage(bob, 'welcome to the');
+    await until(() => bob.page.evaluate(() => !document.querySelector('.conn.on')), 'bob connected');
+    net.sockets.splice(0).forEach((ws) => ws.close({ code: 4000, reason: 'network drop (test)' }));
+    await until(() => bob.page.locator('.conn.on', { hasText: 'Reconnecting' }).count(), 'bob sees "reconnecting"', 3000);
+    await send(alice, 'while you were away 1');
+    await send(alice, 'while you were away 2');
+    await until(() => bob.page.evaluate(() => !document.querySelector('.conn.on')), 'bob reconnected');
+    await seesMessage(bob, 'while you were away 2');
+    for (const t of ['while you were away 1', 'while you were away 2', 'hello bob']) {
+      const n = await countOf(bob, t);
+      if (n !== 1) fail(`"${t}" shown ${n} times`);
+    }
+  });
+
+  await story('a long outage re-identifies, fills the gap from history, and retries a failed send', async () => {
+    net.blocked = true;
+    net.sockets.splice(0).forEach((ws) => ws.close({ code: 4000, reason: 'network drop (test)' }));
+    await until(() => bob.page.locator('.conn.on').count(), 'bob sees "reconnecting"', 3000);
+    await send(bob, 'sent while offline');
+    await until(() => bob.page.locator('.msg.failed', { hasText: 'sent while offline' }).count(), 'the offline send marked failed');
+    await send(alice, 'gap message A');
+    await send(alice, 'gap message B');
+    // Longer than the server's resume grace (tests/web.rs starts it with 2 s).
+    await new Promise((r) => setTimeout(r, 3500));
+    net.blocked = false;
+    await until(() => bob.page.evaluate(() => !document.querySelector('.conn.on')), 'bob reconnected', 20000);
+    await seesMessage(bob, 'gap message B');
+    await bob.page.locator('.msg.failed', { hasText: 'sent while offline' }).getByRole('button', { name: 'Retry' }).click();
+    await seesMessage(alice, 'sent while offline');
+    await until(async () => !(await bob.page.locator('.msg.failed, .msg.pending').count()), 'the retried send confirmed');
+    for (const t of ['gap message A', 'gap message B', 'while you were away 1', 'sent while offline']) {
+      const n = await countOf(bob, t);
+      if (n !== 1) fail(`"${t}" shown ${n} times after re-identify`);
+    }
+  });
+
+  await story('screenshots at 1280×800 and 390×844, no horizontal scrolling', async () => {
+    await alice.page.screenshot({ path: join(ARTIFACTS, 'desktop-1280x800-light.png') });
+    await alice.page.emulateMedia({ colorScheme: 'dark' });
+    await alice.page.screenshot({ path: join(ARTIFACTS, 'desktop-1280x800-dark.png') });
+    await bob.page.setViewportSize({ width: 390, height: 844 });
+    await bob.page.emulateMedia({ colorScheme: 'dark' });
+    await new Promise((r) => setTimeout(r, 300));
+    await bob.page.screenshot({ path: join(ARTIFACTS, 'phone-390x844-chat.png') });
+    const wide = await bob.page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth
+      || document.querySelector('.messages').scrollWidth > document.querySelector('.messages').clientWidth);
+    if (wide) fail('horizontal scrolling at 390 px');
+    await bob.page.getByRole('button', { name: 'Show channels' }).click();
+    await new Promise((r) => setTimeout(r, 300));
+    await bob.page.screenshot({ path: join(ARTIFACTS, 'phone-390x844-channels.png') });
+    await bob.page.getByRole('link', { name: 'general', exact: true }).click();
+    await bob.page.getByRole('button', { name: 'Show members' }).click();
+    await new Promise((r) => setTimeout(r, 300));
+    await bob.page.screenshot({ path: join(ARTIFACTS, 'phone-390x844-members.png') });
+    await alice.page.emulateMedia({ colorScheme: 'light' });
+    await alice.page.getByRole('button', { name: 'Server settings' }).click();
+    await alice.page.getByRole('tab', { name: 'Roles' }).click();
+    await alice.page.screenshot({ path: join(ARTIFACTS, 'desktop-1280x800-roles.png') });
+    await alice.page.keyboard.press('Escape');
+  });
+
+  if (problems.length) fail(`problems in the pages:\n  ${problems.join('\n  ')}`);
+  if ((await pwned(alice)) || (await pwned(bob))) fail('an injected script ran');
+} catch (e) {
+  exitCode = 1;
+  if (!results.some(([, ok]) => !ok)) console.log(`FAIL  ${e.stack || e}`);
+  for (const p of [alice, bob]) {
+    await p.page.screenshot({ path: join(ARTIFACTS, `failure-${p.name}.png`) }).catch(() => {});
+  }
+  if (problems.length) console.log(`page problems:\n  ${problems.join('\n  ')}`);
+} finally {
+  await browser.close();
+}
+const passed = results.filter(([, ok]) => ok).length;
+console.log(`web stories: ${passed} passed, ${results.length - passed} failed`);
+process.exit(exitCode);
