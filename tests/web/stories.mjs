@@ -234,6 +234,18 @@ try {
     await seesMessage(alice, 'psst, a secret');
     await send(alice, 'tell me');
     await seesMessage(bob, 'tell me');
+    // A named group DM, started from the DM list.
+    await alice.page.getByRole('button', { name: 'New group message' }).click();
+    await alice.page.getByRole('checkbox', { name: /^bob/ }).check();
+    await alice.page.getByLabel('Group name (optional)').fill('Weekend plans');
+    await alice.page.getByRole('button', { name: 'Create', exact: true }).click();
+    await until(() => alice.page.getByRole('heading', { name: 'Weekend plans' }).count(), 'the group DM open');
+    await send(alice, 'group hello');
+    await until(() => bob.page.locator('.chan.dm', { hasText: 'Weekend plans' }).count(), 'bob sees the group DM');
+    await bob.page.locator('.chan.dm', { hasText: 'Weekend plans' }).click();
+    await seesMessage(bob, 'group hello');
+    await alice.page.locator('.chan.dm', { hasText: /^B?bob/ }).first().click();
+    await seesMessage(alice, 'psst, a secret');
   });
 
   await story('a reload keeps the session and the place', async () => {
@@ -285,7 +297,120 @@ try {
     }
   });
 
+  let historyUrl;
+  await story('history loads as you scroll up, each message once', async () => {
+    const gid = guildUrl.split('/')[4];
+    // Sixty messages written straight through REST, as another client would.
+    const channelId = await alice.page.evaluate(async (guild) => {
+      const token = localStorage.getItem('hearth.token');
+      const call = async (method, path, body) => {
+        const r = await fetch(`/api/v1${path}`, {
+          method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+        });
+        if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+        return r.json();
+      };
+      const c = await call('POST', `/guilds/${guild}/channels`, { name: 'history' });
+      for (let i = 1; i <= 60; i += 1) {
+        for (;;) {
+          try {
+            await call('POST', `/channels/${c.id}/messages`, { content: `old message ${i}.` });
+            break;
+          } catch (e) {
+            if (!String(e).includes('429')) throw e;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
+      }
+      return c.id;
+    }, gid);
+    historyUrl = `${BASE}/channels/${gid}/${channelId}`;
+    await bob.page.goto(historyUrl);
+    await seesMessage(bob, 'old message 60.');
+    if ((await countOf(bob, 'old message 1.')) !== 0) fail('the oldest message was loaded before scrolling');
+    await until(async () => {
+      await bob.page.locator('.messages').evaluate((el) => { el.scrollTop = 0; });
+      return (await countOf(bob, 'old message 1.')) === 1;
+    }, 'older history after scrolling up');
+    await until(() => bob.page.getByRole('heading', { name: 'Welcome to #history' }).count(), 'the start of the channel');
+    for (const i of [1, 10, 11, 50, 60]) {
+      const n = await countOf(bob, `old message ${i}.`);
+      if (n !== 1) fail(`"old message ${i}." shown ${n} times`);
+    }
+  });
+
+  await story('roles and channel overwrites from the settings, with the server\'s refusals shown', async () => {
+    await alice.page.goto(historyUrl);
+    await seesMessage(alice, 'old message 60.');
+    await alice.page.getByRole('button', { name: 'Server settings' }).click();
+    await alice.page.getByRole('tab', { name: 'Roles' }).click();
+    await alice.page.getByRole('button', { name: 'Create role' }).click();
+    await alice.page.getByLabel('Role name').fill('Moderators');
+    await alice.page.getByLabel('Manage messages').check();
+    await alice.page.getByLabel('Colour', { exact: true }).fill('#1f8b4c');
+    await alice.page.getByLabel(/^No colour/).uncheck();
+    await alice.page.getByRole('button', { name: 'Save role' }).click();
+    await until(() => alice.page.getByRole('button', { name: 'Moderators', exact: true }).count(), 'the saved role');
+    // A name of only spaces passes the form but not the server: its message shows.
+    await alice.page.getByLabel('Role name').fill('   ');
+    await alice.page.getByRole('button', { name: 'Save role' }).click();
+    await until(async () => /name/i.test(await alice.page.locator('dialog .form-error:not(:empty)').first().innerText()), 'the server\'s refusal');
+    await alice.page.keyboard.press('Escape');
+    // Give bob the role from his member card.
+    await alice.page.getByRole('button', { name: 'bob, Online' }).click();
+    await alice.page.getByRole('checkbox', { name: 'Moderators' }).check();
+    await until(() => alice.page.evaluate(() => !document.querySelector('dialog .form-error:not(:empty)')), 'no error');
+    await alice.page.keyboard.press('Escape');
+    // Nobody but the owner may send in #history any more.
+    if (await bob.page.locator('#composer').isDisabled()) fail('bob cannot send before the overwrite');
+    await alice.page.getByRole('button', { name: 'Settings for history' }).click();
+    await alice.page.getByRole('tab', { name: 'Permissions' }).click();
+    await alice.page.getByLabel('Add an overwrite').selectOption({ label: '@everyone' });
+    await alice.page.getByRole('button', { name: 'Add', exact: true }).click();
+    await alice.page.getByRole('radiogroup', { name: 'Send messages' }).getByLabel('Deny').check();
+    await alice.page.getByRole('button', { name: 'Add overwrite' }).click();
+    await until(() => alice.page.getByRole('button', { name: 'Remove overwrite' }).count(), 'the saved overwrite');
+    await alice.page.keyboard.press('Escape');
+    await until(() => bob.page.locator('#composer').isDisabled(), 'bob\'s composer disabled by the overwrite');
+    if (await alice.page.locator('#composer').isDisabled()) fail('the owner lost send');
+    await bob.page.goto(guildUrl);
+    await seesMessage(bob, 'welcome to the');
+  });
+
+  await story('keyboard only: log in, skip to the message box, send', async () => {
+    const kbd = await person('alice-keyboard');
+    try {
+      await kbd.page.goto(`${BASE}/login`);
+      const k = kbd.page.keyboard;
+      await until(() => kbd.page.evaluate(() => document.activeElement?.name === 'username'), 'focus in the username field');
+      await k.type('alice');
+      await k.press('Tab');
+      await k.type('correct horse battery');
+      await k.press('Enter');
+      await until(() => kbd.page.locator('.me-name').count(), 'logged in');
+      await kbd.page.goto(guildUrl);
+      await seesMessage(kbd, 'welcome to the');
+      await kbd.page.evaluate(() => document.activeElement?.blur());
+      await k.press('Tab');
+      const first = await kbd.page.evaluate(() => {
+        const el = document.activeElement;
+        return { text: el?.textContent, outline: getComputedStyle(el).outlineStyle };
+      });
+      if (first.text !== 'Skip to message box') fail(`first Tab reached ${first.text}`);
+      if (first.outline === 'none') fail('focus is not visible');
+      await k.press('Enter');
+      await until(() => kbd.page.evaluate(() => document.activeElement?.id === 'composer'), 'focus in the composer');
+      await k.type('typed without a mouse');
+      await k.press('Enter');
+      await seesMessage(bob, 'typed without a mouse');
+    } finally {
+      await kbd.context.close();
+    }
+  });
+
   await story('screenshots at 1280×800 and 390×844, no horizontal scrolling', async () => {
+    await alice.page.goto(guildUrl);
+    await seesMessage(alice, 'typed without a mouse');
     await alice.page.screenshot({ path: join(ARTIFACTS, 'desktop-1280x800-light.png') });
     await alice.page.emulateMedia({ colorScheme: 'dark' });
     await alice.page.screenshot({ path: join(ARTIFACTS, 'desktop-1280x800-dark.png') });

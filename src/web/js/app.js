@@ -389,14 +389,14 @@ subscribe((kinds) => {
   const cur = `${state.current.guildId}/${state.current.channelId}`;
   const moved = cur !== lastCurrent;
   lastCurrent = cur;
-  renderRail(layout.rail);
-  renderSidebar(layout.sidebar);
+  const any = (...names) => moved || names.some((n) => kinds.has(n));
+  // Typing ticks come every second: they redraw only the typing line.
+  if (any('guilds', 'channels', 'current', 'connection')) renderRail(layout.rail);
+  if (any('guilds', 'channels', 'members', 'roles', 'current', 'connection')) renderSidebar(layout.sidebar);
   renderChat(layout.chat, kinds);
-  if (moved || kinds.has('messages') || kinds.has('members') || kinds.has('older') || kinds.has('connection')) {
-    renderMessages(moved, kinds.has('older'));
-  }
+  if (any('messages', 'members', 'older', 'connection', 'roles')) renderMessages(moved, kinds.has('older'));
   renderTyping();
-  renderMembers(layout.members);
+  if (any('members', 'roles', 'guilds', 'channels', 'current')) renderMembers(layout.members);
   if (document.visibilityState === 'visible' && state.current.channelId) markRead(state.current.channelId);
   const { mentions } = [...state.guilds.keys(), '@me'].reduce(
     (acc, g) => {
@@ -407,6 +407,12 @@ subscribe((kinds) => {
   );
   const title = state.channels.get(state.current.channelId);
   document.title = `${mentions ? `(${mentions}) ` : ''}${title?.name ? `#${title.name} · ` : ''}Hearth`;
+});
+
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && document.body.matches('.show-nav, .show-members') && !document.querySelector('dialog[open]')) {
+    document.body.classList.remove('show-nav', 'show-members');
+  }
 });
 
 document.addEventListener('visibilitychange', () => {

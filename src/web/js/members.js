@@ -87,7 +87,7 @@ function showMember(guildId, userId) {
       },
     });
     const sw = h('span', { class: 'swatch', 'aria-hidden': 'true' });
-    sw.style.setProperty('--swatch', `#${r.color.toString(16).padStart(6, '0')}`);
+    if (r.color) sw.style.setProperty('--swatch', `#${r.color.toString(16).padStart(6, '0')}`);
     return h('li', {}, box, h('label', { for: id }, sw, r.name));
   });
   const name = displayName(userId, guildId);

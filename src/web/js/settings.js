@@ -104,7 +104,7 @@ function rolesPanel(guildId, selectedId = null) {
   };
   const list = h('ul', { class: 'role-list', 'aria-label': 'Roles, highest first' }, roles.map((r) => {
     const sw = h('span', { class: 'swatch', 'aria-hidden': 'true' });
-    sw.style.setProperty('--swatch', hex(r.color));
+    if (r.color) sw.style.setProperty('--swatch', hex(r.color));
     const i = movable.indexOf(r);
     return h('li', { class: r === sel ? 'selected' : '' },
       h('button', { type: 'button', class: 'role-pick', 'aria-pressed': String(r === sel), onclick: () => redraw(r.id) }, sw, r.name),
@@ -141,6 +141,8 @@ function roleEditor(guildId, role, redraw) {
     everyone ? h('p', { class: 'muted' }, 'Everyone in the server has this role. It cannot be renamed.')
       : field('Role name', { name: 'name', required: true, maxlength: 100, value: role.name }),
     everyone ? null : field('Colour', { name: 'color', type: 'color', value: role.color ? hex(role.color) : '#99aab5' }),
+    everyone ? null : h('div', { class: 'check' }, h('input', { type: 'checkbox', id: `nocolor${role.id}`, name: 'nocolor', checked: !role.color }),
+      h('label', { for: `nocolor${role.id}` }, 'No colour (names keep the default colour)')),
     everyone ? null : h('div', { class: 'check' }, h('input', { type: 'checkbox', id: `hoist${role.id}`, name: 'hoist', checked: role.hoist }),
       h('label', { for: `hoist${role.id}` }, 'Show members with this role separately')),
     h('fieldset', {}, h('legend', {}, 'Permissions'), h('ul', { class: 'check-list cols' }, boxes)),
@@ -153,7 +155,7 @@ function roleEditor(guildId, role, redraw) {
     const body = { permissions: bits.toString() };
     if (!everyone) {
       body.name = d.name;
-      body.color = parseInt(String(d.color).slice(1), 16) || 0;
+      body.color = d.nocolor ? 0 : parseInt(String(d.color).slice(1), 16) || 0;
       body.hoist = Boolean(d.hoist);
     }
     const r = await api.patch(`/guilds/${guildId}/roles/${role.id}`, body);
