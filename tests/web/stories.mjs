@@ -435,6 +435,15 @@ try {
     await alice.page.keyboard.press('Escape');
   });
 
+  await story('log out forgets the session, also after a reload', async () => {
+    await alice.page.getByRole('button', { name: 'Log out' }).click();
+    await until(() => alice.page.url().endsWith('/login'), 'the log-in page');
+    if (await alice.page.evaluate(() => localStorage.getItem('hearth.token'))) fail('token kept');
+    await alice.page.reload();
+    await until(() => alice.page.getByRole('button', { name: 'Log in' }).count(), 'still logged out');
+    await until(() => bob.page.getByRole('button', { name: 'alice, Offline' }).count(), 'bob sees alice go offline');
+  });
+
   if (problems.length) fail(`problems in the pages:\n  ${problems.join('\n  ')}`);
   if ((await pwned(alice)) || (await pwned(bob))) fail('an injected script ran');
 } catch (e) {

@@ -10,7 +10,7 @@ import {
 import { h, nonce as newNonce, replace } from './dom.js';
 import { renderAuth } from './auth.js';
 import { renderRail, renderSidebar } from './sidebar.js';
-import { renderChat, renderMessages, renderTyping, focusComposer } from './chat.js';
+import { renderChat, renderMessages, renderTyping, focusComposer, announce } from './chat.js';
 import { renderMembers } from './members.js';
 import { showInvite, closeDialogs } from './dialogs.js';
 
@@ -220,7 +220,10 @@ function onMessage(m) {
   const t = state.messages.get(m.channel_id);
   const fresh = t ? t.add(m) : true;
   state.typing.get(m.channel_id)?.delete(m.author.id);
-  if (fresh) countUnread(m);
+  if (fresh) {
+    countUnread(m);
+    announce(m);
+  }
   if (fresh && mentionsMe(m.content) && state.current.channelId !== m.channel_id) changed('title');
   changed('messages', 'channels', 'guilds', 'typing');
 }

@@ -27,7 +27,10 @@ function build(el) {
     },
   }, icon('people'));
   const banner = h('div', { class: 'conn', role: 'status', 'aria-live': 'polite' });
-  const list = h('div', { class: 'messages', role: 'log', 'aria-live': 'polite', tabindex: '0' });
+  // The log is redrawn as a whole, so it must not announce itself; new
+  // messages from others are announced once through `announcer` instead.
+  const list = h('div', { class: 'messages', role: 'log', 'aria-live': 'off', tabindex: '0' });
+  const announcer = h('div', { class: 'visually-hidden', 'aria-live': 'polite' });
   list.addEventListener('scroll', () => {
     if (list.scrollTop < 200 && state.current.channelId) loadOlder(state.current.channelId);
   });
@@ -61,8 +64,8 @@ function build(el) {
     stickToBottom = true;
   });
   const head = h('header', { class: 'chat-head' }, navBtn, h('div', { class: 'chat-heading' }, title, topic), membersBtn);
-  replace(el, head, banner, list, typing, form);
-  ui = { el, title, topic, banner, list, typing, input, label, form, send, membersBtn };
+  replace(el, head, banner, list, typing, form, announcer);
+  ui = { el, title, topic, banner, list, typing, input, label, form, send, membersBtn, announcer };
 }
 
 export function focusComposer() {
@@ -223,4 +226,11 @@ export function renderTyping() {
   else if (who.length === 2) text = `${who[0]} and ${who[1]} are typing…`;
   else if (who.length > 2) text = 'Several people are typing…';
   if (ui.typing.textContent !== text) ui.typing.textContent = text;
+}
+
+/** Tell screen readers about a new message in the open channel. */
+export function announce(m) {
+  if (!ui || m.channel_id !== state.current.channelId || m.author.id === state.me?.id) return;
+  const text = m.content.replace(/<@(\d+)>/g, (_, id) => `@${displayName(id, m.guild_id)}`);
+  ui.announcer.textContent = `${displayName(m.author.id, m.guild_id)}: ${text}`;
 }

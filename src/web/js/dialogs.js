@@ -157,6 +157,12 @@ export async function showInvite(code) {
           dlg.close();
           openGuildWhenReady(inv.guild.id);
         } catch (err) {
+          if (err.code === 'conflict') {
+            // Already a member (the guild list may not have been loaded yet).
+            dlg.close();
+            openGuildWhenReady(inv.guild.id);
+            return;
+          }
           join.disabled = false;
           error.textContent = err.message;
         }
