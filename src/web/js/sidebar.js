@@ -1,7 +1,7 @@
 // The server rail (home + guilds) and the channel sidebar (channels by
 // category, or the DM list), with the signed-in user's panel at the bottom.
 
-import { h, replace, avatar, icon } from './dom.js';
+import { h, replace, avatar, icon, hue } from './dom.js';
 import {
   state, guildChannels, dmChannels, channelTitle, guildUnread, displayName, byPosition,
 } from './state.js';
@@ -63,7 +63,7 @@ export function renderRail(el) {
       'aria-current': cur === g.guild.id ? 'page' : false,
       'aria-label': `${g.guild.name}${unreadLabel(u)}`, title: g.guild.name,
     }, h('span', { 'aria-hidden': 'true' }, initials), badge(u));
-    a.style.setProperty('--hue', String(hueOf(g.guild.id)));
+    a.style.setProperty('--hue', String(hue(g.guild.id)));
     items.push(h('li', {}, a));
   }
   items.push(h('li', {}, h('button', {
@@ -71,12 +71,6 @@ export function renderRail(el) {
     'aria-label': 'Create or join a server', title: 'Create or join a server', onclick: showCreateGuild,
   }, icon('plus'))));
   replace(el, h('ul', { class: 'rail-list' }, items));
-}
-
-function hueOf(id) {
-  let x = 7;
-  for (const ch of id) x = (x * 17 + ch.charCodeAt(0)) % 360;
-  return x;
 }
 
 export function renderSidebar(el) {
