@@ -5,6 +5,7 @@
 //! thread, hands the shared frame to each local session. Cross-thread wake-ups
 //! therefore scale with workers, not with readers.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -58,6 +59,11 @@ pub struct ReaderGroup {
 #[derive(Clone, Default)]
 pub struct Readers {
     groups: Vec<ReaderGroup>,
+    /// The session numbers in `groups`: adding a session to a channel of
+    /// 10 000 readers must not scan all of them (guild connects and reader
+    /// rebuilds add one session at a time). Shared like `targets`, so cloning
+    /// `Readers` for each publish stays O(workers).
+    ids: Arc<HashSet<u64>>,
     json: usize,
 }
 
@@ -73,26 +79,26 @@ impl Readers {
 
     /// Add a session (no-op if present).
     pub fn add(&mut self, s: SessionRef) {
+        if self.ids.contains(&s.id()) {
+            return;
+        }
+        Arc::make_mut(&mut self.ids).insert(s.id());
         if s.shared.encoding == Encoding::Json {
             self.json += 1;
         }
         match self.groups.iter_mut().find(|g| g.hub.worker == s.hub.worker) {
-            Some(g) => {
-                let targets = Arc::make_mut(&mut g.targets);
-                if targets.iter().any(|t| t.id() == s.id()) {
-                    if s.shared.encoding == Encoding::Json {
-                        self.json -= 1;
-                    }
-                    return;
-                }
-                targets.push(s);
-            }
+            Some(g) => Arc::make_mut(&mut g.targets).push(s),
             None => self.groups.push(ReaderGroup { hub: s.hub.clone(), targets: Arc::new(vec![s]) }),
         }
     }
 
     /// Remove a session by number.
     pub fn remove(&mut self, session_id: u64) {
+        // Guilds remove a leaving session from every channel, most of which it never read.
+        if !self.ids.contains(&session_id) {
+            return;
+        }
+        Arc::make_mut(&mut self.ids).remove(&session_id);
         for g in &mut self.groups {
             if let Some(pos) = g.targets.iter().position(|t| t.id() == session_id) {
                 let gone = Arc::make_mut(&mut g.targets).swap_remove(pos);
@@ -106,7 +112,7 @@ impl Readers {
 
     /// Number of reader sessions.
     pub fn len(&self) -> usize {
-        self.groups.iter().map(|g| g.targets.len()).sum()
+        self.ids.len()
     }
 
     /// Whether there are no readers.
@@ -187,5 +193,59 @@ impl Handler<Deliver> for Hub {
         for t in msg.targets.iter() {
             t.shared.deliver(&msg.event);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use actix_web_actors::ws::WebsocketContext;
+    use futures_util::stream;
+
+    use super::*;
+    use crate::actors::session::Session;
+    use crate::actors::Core;
+    use crate::config::Config;
+    use crate::model::ids::IdGenerator;
+    use crate::store::Store;
+
+    #[test]
+    fn readers_hold_each_session_once_and_count_json_readers() {
+        let sys = System::new();
+        let dir = tempfile::tempdir().unwrap();
+        sys.block_on(async {
+            let store = Store::open(dir.path(), Arc::new(IdGenerator::new(0))).unwrap();
+            let core = Core::new(store, Config::default());
+            let hubs: Vec<WorkerHub> = (0..2).map(|w| WorkerHub { worker: w, addr: Hub::new(w).start() }).collect();
+            let session = |id: u64, worker: usize, encoding| {
+                let hub = hubs[worker].clone();
+                let s = Session::new(core.clone(), hub.clone(), encoding, IpAddr::V4(Ipv4Addr::LOCALHOST));
+                let input = stream::pending::<Result<bytes::Bytes, actix_web::error::PayloadError>>();
+                let (addr, _output) = WebsocketContext::create_with_addr(s, input);
+                let shared = SessionShared::new(id, id.to_string(), Id(id), Id(id), encoding, 1 << 20, addr);
+                SessionRef { shared: Arc::new(shared), hub }
+            };
+            let (a, b, c) =
+                (session(1, 0, Encoding::MsgPack), session(2, 1, Encoding::Json), session(3, 0, Encoding::Json));
+            let mut r = Readers::from_sessions([&a, &b, &c, &a, &b]);
+            assert_eq!(r.len(), 3);
+            assert_eq!(r.iter().count(), 3, "duplicates are not added");
+            assert!(r.wants_json());
+            let published = r.clone();
+            r.remove(2);
+            r.remove(2);
+            r.remove(99);
+            assert_eq!((r.len(), r.iter().count()), (2, 2));
+            assert_eq!(published.len(), 3, "a clone taken for a publish is unaffected");
+            r.remove(3);
+            assert!(!r.wants_json());
+            r.add(b.clone());
+            assert_eq!((r.len(), r.iter().count()), (2, 2), "a removed session can come back");
+            assert!(r.wants_json());
+            r.remove(1);
+            r.remove(2);
+            assert!(r.is_empty());
+        });
     }
 }

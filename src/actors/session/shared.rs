@@ -93,31 +93,35 @@ impl SessionShared {
             return;
         }
         let seq = st.replay.push(event.clone(), self.encoding);
-        if st.slow {
+        if st.slow || st.conn.is_none() {
             return;
         }
-        let Some(conn) = st.conn.clone() else { return };
         let size = event.len(self.encoding) + FRAME_OVERHEAD;
         let queued = self.queued_bytes.fetch_add(size, Ordering::Relaxed) + size;
-        if queued > self.max_queued_bytes {
-            self.mark_slow(&mut st, &conn);
-            return;
-        }
-        match conn.try_send(Outbound { seq, event: event.clone() }) {
+        // Send through the stored address, never a clone of it: cloning an `Addr`
+        // allocates a fresh sender whose park state starts empty, so `try_send`
+        // on a clone never reports a full mailbox (and costs two allocations).
+        let sent = match st.conn.as_ref() {
+            Some(conn) if queued <= self.max_queued_bytes => conn.try_send(Outbound { seq, event: event.clone() }),
+            _ => return self.mark_slow(&mut st),
+        };
+        match sent {
             Ok(()) => metrics::DELIVERIES.inc(),
-            Err(SendError::Full(_)) => self.mark_slow(&mut st, &conn),
+            Err(SendError::Full(_)) => self.mark_slow(&mut st),
             // The connection is going away; the frame stays in the replay buffer.
             Err(SendError::Closed(_)) => {}
         }
     }
 
-    fn mark_slow(&self, st: &mut State, conn: &Addr<Session>) {
+    fn mark_slow(&self, st: &mut State) {
         st.slow = true;
         metrics::SLOW_READERS.inc();
         tracing::info!(session = self.id, "slow reader: outbound queue full, closing");
         // Further frames only go to the replay buffer; the connection closes
         // with 4021 (its mailbox may be full, so it also checks `is_slow`).
-        let _ = conn.try_send(Kick::SlowConsumer);
+        if let Some(conn) = st.conn.as_ref() {
+            let _ = conn.try_send(Kick::SlowConsumer);
+        }
     }
 
     /// Whether the current connection fell behind.
@@ -258,5 +262,51 @@ impl SessionShared {
     /// Every guild the session is in.
     pub fn guilds(&self) -> Vec<Addr<GuildActor>> {
         self.state.lock().guilds.values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use actix_web_actors::ws::WebsocketContext;
+    use futures_util::{stream, FutureExt, StreamExt};
+
+    use super::*;
+    use crate::actors::hub::{Hub, WorkerHub};
+    use crate::actors::Core;
+    use crate::config::Config;
+    use crate::model::ids::IdGenerator;
+    use crate::protocol::limits::MAX_OUTBOUND_FRAMES;
+    use crate::store::Store;
+
+    /// A reader that stops reading freezes its session actor, so its mailbox
+    /// fills: the frame bound must then mark it slow, well before the byte bound.
+    #[test]
+    fn a_full_mailbox_marks_the_reader_slow() {
+        let sys = System::new();
+        let dir = tempfile::tempdir().unwrap();
+        sys.block_on(async {
+            let store = Store::open(dir.path(), Arc::new(IdGenerator::new(0))).unwrap();
+            let core = Core::new(store, Config::default());
+            let hub = WorkerHub { worker: 0, addr: Hub::new(0).start() };
+            let session = Session::new(core, hub, Encoding::MsgPack, IpAddr::V4(Ipv4Addr::LOCALHOST));
+            let input = stream::pending::<Result<bytes::Bytes, actix_web::error::PayloadError>>();
+            let (addr, output) = WebsocketContext::create_with_addr(session, input);
+            let mut output = Box::pin(output);
+            // Polled once (the actor starts and sets its mailbox capacity), then never again.
+            assert!(output.next().now_or_never().is_some(), "HELLO is written at start");
+            let shared = SessionShared::new(1, "k".into(), Id(1), Id(2), Encoding::MsgPack, 1 << 30, addr);
+            shared.start(SharedEvent::new("READY", &(), false), |_, _| {});
+            let ev = SharedEvent::new("X", &"x", false);
+            for _ in 0..MAX_OUTBOUND_FRAMES / 2 {
+                shared.deliver(&ev);
+            }
+            assert!(!shared.is_slow(), "half a mailbox is not slow");
+            for _ in 0..MAX_OUTBOUND_FRAMES {
+                shared.deliver(&ev);
+            }
+            assert!(shared.is_slow(), "more than MAX_OUTBOUND_FRAMES queued frames make a slow reader");
+        });
     }
 }
