@@ -257,6 +257,9 @@ pub fn summary(r: &Report) -> String {
 
 /// Print the summary and write the requested files.
 pub fn finish(c: &Common, r: &Report) -> anyhow::Result<()> {
+    if r.scenario == "compare" {
+        return Ok(()); // the chart is already drawn
+    }
     print!("{}", summary(r));
     if let Some(p) = &c.json {
         std::fs::write(p, serde_json::to_vec_pretty(r)?).with_context(|| format!("write {}", p.display()))?;

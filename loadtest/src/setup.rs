@@ -144,12 +144,18 @@ pub async fn ensure(c: &Common, layout: &Layout) -> anyhow::Result<State> {
 
 async fn load(path: &Path, c: &Common, layout: &Layout, rest: &Rest) -> Option<State> {
     let s: State = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    if s.addr != c.addr.to_string() || &s.layout != layout {
+    if s.addr != c.addr.to_string() || !(s.layout == *layout || one_guild_prefix(&s.layout, layout)) {
         return None;
     }
     // Still valid on this server (the data directory may have been wiped)?
     rest.call(reqwest::Method::GET, "/users/@me", Some(&s.users.first()?.token), None).await.ok()?;
     Some(s)
+}
+
+/// A one-guild layout with everyone in it serves any smaller one: the first users are used.
+fn one_guild_prefix(have: &Layout, want: &Layout) -> bool {
+    let all_in = |l: &Layout| l.guilds.len() == 1 && l.guilds[0].members.iter().copied().eq(0..l.users);
+    all_in(have) && all_in(want) && have.users >= want.users && have.guilds[0].channels >= want.guilds[0].channels
 }
 
 async fn create(c: &Common, layout: &Layout, rest: &Rest) -> anyhow::Result<State> {

@@ -122,3 +122,65 @@ fn steps(top: &Area, bottom: &Area, r: &Report) -> anyhow::Result<()> {
     c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
     Ok(())
 }
+
+/// One bar group of a comparison chart: a label and a report's headline numbers.
+pub struct Row {
+    /// Shown under the bars.
+    pub label: String,
+    /// Deliveries per second over the window.
+    pub per_s: f64,
+    /// Latency p50, ms.
+    pub p50: f64,
+    /// Latency p99, ms.
+    pub p99: f64,
+}
+
+/// Bars of deliveries/s and latency for several runs side by side.
+pub fn compare(path: &Path, title: &str, rows: &[Row]) -> anyhow::Result<()> {
+    let root = SVGBackend::new(path, (W, H)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let root = root.titled(title, ("sans-serif", 15)).map_err(err)?;
+    let (top, bottom) = root.split_vertically(H / 2 - 10);
+    let n = rows.len().max(1) as f64;
+    let label = |x: &f64| {
+        rows.get(x.round() as usize).filter(|_| (x - x.round()).abs() < 1e-6).map_or(String::new(), |r| r.label.clone())
+    };
+    let y1 = rows.iter().map(|r| r.per_s).fold(1.0, f64::max) * 1.15;
+    let mut c = ChartBuilder::on(&top)
+        .margin(10)
+        .caption("deliveries per second", ("sans-serif", 13))
+        .x_label_area_size(30)
+        .y_label_area_size(80)
+        .build_cartesian_2d(-0.5f64..n - 0.5, 0f64..y1)
+        .map_err(err)?;
+    c.configure_mesh().x_labels(rows.len() * 2 + 1).x_label_formatter(&label).disable_x_mesh().draw().map_err(err)?;
+    c.draw_series(
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| Rectangle::new([(i as f64 - 0.3, 0.0), (i as f64 + 0.3, r.per_s)], GREEN.mix(0.7).filled())),
+    )
+    .map_err(err)?;
+    let l1 = rows.iter().map(|r| r.p99.max(r.p50)).fold(1.0, f64::max) * 1.5;
+    let mut c = ChartBuilder::on(&bottom)
+        .margin(10)
+        .caption("latency p50 (blue) and p99 (red), ms", ("sans-serif", 13))
+        .x_label_area_size(30)
+        .y_label_area_size(80)
+        .build_cartesian_2d(-0.5f64..n - 0.5, (0.1f64..l1).log_scale())
+        .map_err(err)?;
+    c.configure_mesh().x_labels(rows.len() * 2 + 1).x_label_formatter(&label).disable_x_mesh().draw().map_err(err)?;
+    c.draw_series(
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| Rectangle::new([(i as f64 - 0.3, 0.1), (i as f64, r.p50.max(0.1))], BLUE.mix(0.7).filled())),
+    )
+    .map_err(err)?;
+    c.draw_series(
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| Rectangle::new([(i as f64, 0.1), (i as f64 + 0.3, r.p99.max(0.1))], RED.mix(0.7).filled())),
+    )
+    .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}

@@ -77,7 +77,8 @@ pub async fn connect(
             guilds: vec![GuildPlan { members: (0..readers + senders).collect(), channels: 1 }],
         };
         let state = setup::ensure(c, &layout).await?;
-        (state.guilds[0].channels[0], state.users.into_iter().map(|u| u.token).collect::<Vec<_>>())
+        let tokens = state.users.into_iter().take(readers + senders).map(|u| u.token).collect::<Vec<_>>();
+        (state.guilds[0].channels[0], tokens)
     } else {
         (0, vec![String::new(); readers + senders])
     };

@@ -6,6 +6,7 @@
 //! concurrency, pacing sends at a total rate, and draining.
 
 pub mod chat;
+pub mod compare;
 pub mod connect;
 pub mod fanout;
 pub mod idle;
@@ -39,6 +40,8 @@ pub enum Scenario {
     Idle(idle::Args),
     /// Fan-out with the rate stepped up until p99 or deliveries fail a bound.
     Ramp(ramp::Args),
+    /// No load: draw one SVG comparing several --json reports.
+    Compare(compare::Args),
 }
 
 /// Run the chosen scenario.
@@ -54,6 +57,7 @@ pub async fn run(cli: &Cli, nofile: u64) -> anyhow::Result<Report> {
         Scenario::Connect(a) => connect::run(&cli.common, a, nofile).await?,
         Scenario::Idle(a) => idle::run(&cli.common, a, nofile).await?,
         Scenario::Ramp(a) => ramp::run(&cli.common, a, nofile).await?,
+        Scenario::Compare(a) => return compare::run(cli.common.svg.as_ref(), a),
     };
     r.started_unix = started;
     r.target = format!("{:?}", cli.common.target).to_lowercase();
