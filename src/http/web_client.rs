@@ -69,7 +69,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Any client route: the single page, which routes by `location.pathname`.
 async fn page(req: HttpRequest) -> HttpResponse {
-    serve(&req, 0)
+    serve(&req, ASSETS.iter().position(|a| a.path == "index.html").unwrap_or_default())
 }
 
 /// A file under `/assets/`.
@@ -86,7 +86,8 @@ fn serve(req: &HttpRequest, i: usize) -> HttpResponse {
     let (Some(asset), Some(etag)) = (ASSETS.get(i), ETAGS.get(i)) else {
         return HttpResponse::NotFound().finish();
     };
-    let mut res = if if_none_match(req, etag) { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    let unchanged = if_none_match(req, etag);
+    let mut res = if unchanged { HttpResponse::NotModified() } else { HttpResponse::Ok() };
     res.insert_header((header::ETAG, etag.as_str()))
         // Revalidate every time (a cheap 304): names are stable across versions.
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -95,7 +96,7 @@ fn serve(req: &HttpRequest, i: usize) -> HttpResponse {
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::CONTENT_SECURITY_POLICY, csp(host_of(req))))
         .insert_header(("cross-origin-opener-policy", "same-origin"));
-    if if_none_match(req, etag) {
+    if unchanged {
         return res.finish();
     }
     res.content_type(asset.content_type).body(asset.body)
