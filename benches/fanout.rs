@@ -208,7 +208,7 @@ async fn community(core: &Arc<Core>, hub: &WorkerHub, sink: &Arc<Sink>, n: usize
 /// What a heartbeat does every ~40 s: acknowledge everything received.
 fn maybe_ack(c: &mut Community) {
     c.dispatched += 1;
-    if c.dispatched % FRAMES_PER_ACK == 0 {
+    if c.dispatched.is_multiple_of(FRAMES_PER_ACK) {
         for s in &c.sessions {
             s.shared.ack(u64::MAX);
         }

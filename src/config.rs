@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::PasswordCost;
 use crate::protocol::limits::{
-    ACTOR_IDLE_TIMEOUT, HEARTBEAT_INTERVAL, MAX_CONNECTIONS_PER_IP, MAX_OUTBOUND_BYTES, RESUME_GRACE,
+    ACTOR_IDLE_TIMEOUT, HEARTBEAT_INTERVAL, MAX_CONNECTIONS_PER_IP, MAX_OUTBOUND_BYTES, MAX_VOICE_PARTICIPANTS,
+    MAX_VOICE_ROOM_PARTICIPANTS, RESUME_GRACE,
 };
 
 mod file;
@@ -105,6 +106,24 @@ pub struct Config {
     /// HTTP) instead of on `--bind`.
     #[arg(long, env = "HEARTH_METRICS_BIND", value_name = "ADDR")]
     pub metrics_bind: Option<SocketAddr>,
+    /// UDP address of the voice socket, one port for every voice participant
+    /// [default: `--bind`'s IP, port 50000]. Open this UDP port in the firewall.
+    #[arg(long, env = "HEARTH_VOICE_BIND", value_name = "ADDR")]
+    pub voice_bind: Option<SocketAddr>,
+    /// Address voice clients are told to send to (`IP` or `IP:PORT`), for a
+    /// server behind NAT (e.g. a VPS's public IP) [default: the voice bind
+    /// address; for an unspecified IP such as 0.0.0.0, the IP of the default route].
+    #[arg(long, env = "HEARTH_VOICE_PUBLIC_ADDR", value_name = "ADDR")]
+    pub voice_public_addr: Option<crate::voice::PublicAddr>,
+    /// Most participants in one voice channel.
+    #[arg(long, env = "HEARTH_VOICE_MAX_ROOM_PARTICIPANTS", default_value_t = MAX_VOICE_ROOM_PARTICIPANTS)]
+    pub voice_max_room_participants: usize,
+    /// Most voice participants on the whole server.
+    #[arg(long, env = "HEARTH_VOICE_MAX_PARTICIPANTS", default_value_t = MAX_VOICE_PARTICIPANTS)]
+    pub voice_max_participants: usize,
+    /// Turn voice off: no UDP socket; joining a voice channel fails with `voice_unavailable`.
+    #[arg(long, env = "HEARTH_NO_VOICE")]
+    pub no_voice: bool,
 }
 
 impl Config {

@@ -116,6 +116,34 @@ pub static RATE_LIMITED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     }
     c
 });
+/// Voice rooms (voice channels with at least one participant).
+pub static VOICE_ROOMS: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge("hearth_voice_rooms", "Voice rooms with at least one participant"));
+/// Voice participants on the server.
+pub static VOICE_PARTICIPANTS: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge("hearth_voice_participants", "Participants in voice rooms"));
+/// Datagrams received on the voice port and routed to a participant.
+pub static VOICE_DATAGRAMS_IN: LazyLock<IntCounter> =
+    LazyLock::new(|| counter("hearth_voice_datagrams_received_total", "Datagrams routed to a voice participant"));
+/// Audio packets forwarded to participants.
+pub static VOICE_PACKETS_FORWARDED: LazyLock<IntCounter> =
+    LazyLock::new(|| counter("hearth_voice_packets_forwarded_total", "Audio packets forwarded to voice participants"));
+/// Datagrams dropped before reaching a participant, by reason.
+pub static VOICE_DATAGRAMS_DROPPED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    let c = IntCounterVec::new(
+        Opts::new(
+            "hearth_voice_datagrams_dropped_total",
+            "Datagrams on the voice port dropped: unroutable (no participant), oversized, room_busy (room queue full)",
+        ),
+        &["reason"],
+    )
+    .unwrap_or_else(|_| unreachable_metric("hearth_voice_datagrams_dropped_total"));
+    let _ = REGISTRY.register(Box::new(c.clone()));
+    for r in ["unroutable", "oversized", "room_busy"] {
+        let _ = c.with_label_values(&[r]);
+    }
+    c
+});
 /// Size of the database file, set on each scrape.
 pub static STORE_BYTES: LazyLock<IntGauge> =
     LazyLock::new(|| gauge("hearth_store_file_bytes", "Size of the database file in bytes"));
@@ -166,6 +194,8 @@ pub fn render() -> String {
     let _ = (&*CONNECTIONS, &*SESSIONS, &*EVENTS, &*DELIVERIES, &*BYTES_SENT, &*SLOW_READERS);
     let _ = (&*MESSAGES, &*CHANNEL_ACTORS, &*GUILD_ACTORS, &*COMMIT_BATCH, &*COMMIT_SECONDS);
     let _ = (&*HTTP_REQUESTS, &*SESSION_STATES, &*RATE_LIMITED, &*STORE_BYTES, &*PROCESS);
+    let _ = (&*VOICE_ROOMS, &*VOICE_PARTICIPANTS, &*VOICE_DATAGRAMS_IN, &*VOICE_PACKETS_FORWARDED);
+    let _ = &*VOICE_DATAGRAMS_DROPPED;
     let mut buf = Vec::new();
     let _ = TextEncoder::new().encode(&REGISTRY.gather(), &mut buf);
     String::from_utf8(buf).unwrap_or_default()

@@ -26,7 +26,13 @@ pub async fn run(config: Config) -> io::Result<()> {
     let workers = config.worker_count();
     let mut config = config;
     config.workers = workers;
-    let core = Core::new(store.clone(), config.clone());
+    let voice = crate::voice::VoiceNet::start(&config)?;
+    if let Some(v) = &voice {
+        // Printed before `listening on`, so a script that waits for that has seen it.
+        println!("voice listening on {} (advertised {})", v.local, v.advertised);
+        tracing::info!(bind = %v.local, advertised = %v.advertised, "voice UDP socket");
+    }
+    let core = Core::with_voice(store.clone(), config.clone(), voice);
     let next_worker = Arc::new(AtomicUsize::new(0));
     let tcp_user_timeout = std::time::Duration::from_secs(config.tcp_user_timeout_secs.max(1));
     let core_for_shutdown = core.clone();

@@ -23,7 +23,7 @@ struct Server {
 impl Server {
     async fn start(data: &Path) -> Server {
         let mut child = tokio::process::Command::new(BIN)
-            .args(["serve", "--bind", "127.0.0.1:0", "--data"])
+            .args(["serve", "--bind", "127.0.0.1:0", "--voice-bind", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(["--argon2-memory-kib", "256", "--argon2-iterations", "1", "--rate-limit-scale", "1000"])
             .stdout(Stdio::piped())

@@ -32,7 +32,9 @@ fn hearth(args: &[&str], env: &[(&str, &str)]) -> Command {
 
 /// Start the server; its address from the `listening on` line.
 async fn start(args: &[&str], env: &[(&str, &str)]) -> (Child, String) {
-    let mut child = hearth(args, env).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start hearth");
+    // Servers of this file run in parallel: each on its own voice port.
+    let env: Vec<(&str, &str)> = env.iter().copied().chain([("HEARTH_VOICE_BIND", "127.0.0.1:0")]).collect();
+    let mut child = hearth(args, &env).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start hearth");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let addr = tokio::time::timeout(WAIT, async {
         while let Some(line) = lines.next_line().await.expect("read stdout") {

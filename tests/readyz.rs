@@ -24,7 +24,7 @@ fn free_addr() -> String {
 /// its `listening on` line.
 async fn start(data: &std::path::Path, extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "2"])
+        .args(["serve", "--bind", "127.0.0.1:0", "--voice-bind", "127.0.0.1:0", "--workers", "2"])
         .arg("--data")
         .arg(data)
         .args(extra)

@@ -32,7 +32,7 @@ impl Hearth {
     /// given watchdog variables; wait for its `listening on` line.
     fn start(dir: &Path, notify: &Path, watchdog: &[(&str, &str)]) -> Hearth {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hearth"));
-        cmd.args(["serve", "--bind", "127.0.0.1:0", "--workers", "1", "--data"])
+        cmd.args(["serve", "--bind", "127.0.0.1:0", "--voice-bind", "127.0.0.1:0", "--workers", "1", "--data"])
             .arg(dir.join("data"))
             .env("NOTIFY_SOCKET", notify)
             .env_remove("WATCHDOG_USEC")

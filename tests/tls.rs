@@ -55,7 +55,17 @@ impl Hearth {
     async fn start(args: &[&str], env: &[(&str, &str)]) -> Hearth {
         let data = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--workers", "2", "--heartbeat-interval-ms", "600000"])
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--voice-bind",
+                "127.0.0.1:0",
+                "--workers",
+                "2",
+                "--heartbeat-interval-ms",
+                "600000",
+            ])
             .args(["--argon2-memory-kib", "256", "--argon2-iterations", "1", "--data"])
             .arg(data.path().join("data"))
             .args(args)
@@ -269,7 +279,7 @@ async fn https_and_wss_with_certificate_reload_on_sighup() {
 fn start_fails(args: &[&str]) -> String {
     let data = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--data"])
+        .args(["serve", "--bind", "127.0.0.1:0", "--voice-bind", "127.0.0.1:0", "--data"])
         .arg(data.path().join("data"))
         .args(args)
         .env_remove("HEARTH_TLS_CERT")

@@ -7,6 +7,7 @@ pub mod hub;
 pub mod online;
 pub mod registry;
 pub mod session;
+pub mod voice_room;
 
 use std::sync::Arc;
 
@@ -27,11 +28,18 @@ pub struct Core {
     pub limits: crate::ratelimit::Limits,
     /// What `/readyz` reports (accepting, storage writable).
     pub readiness: crate::http::meta::Readiness,
+    /// The voice socket and SFU state (`None` with `--no-voice`).
+    pub voice: Option<Arc<crate::voice::VoiceNet>>,
 }
 
 impl Core {
     /// Assemble the core. Must be called inside a running actix system.
     pub fn new(store: Store, config: Config) -> Arc<Core> {
+        Self::with_voice(store, config, None)
+    }
+
+    /// Assemble the core with a started voice socket.
+    pub fn with_voice(store: Store, config: Config, voice: Option<Arc<crate::voice::VoiceNet>>) -> Arc<Core> {
         let threads = config.workers.max(1);
         let limits = crate::ratelimit::Limits::new(config.rate_limit_scale);
         Arc::new(Core {
@@ -41,6 +49,7 @@ impl Core {
             config,
             limits,
             readiness: crate::http::meta::Readiness::default(),
+            voice,
         })
     }
 }

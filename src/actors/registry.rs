@@ -38,6 +38,11 @@ impl Registry {
         &self.arbiters[usize::try_from(h % n).unwrap_or(0)]
     }
 
+    /// The arbiter (thread) for actors of `id` (voice rooms use it too).
+    pub fn arbiter(&self, id: Id) -> ArbiterHandle {
+        self.arbiter_for(id).clone()
+    }
+
     /// The guild's actor, started if needed. `Ok(None)` if the guild does not exist.
     pub fn guild(&self, core: &Arc<Core>, id: Id) -> Result<Option<Addr<GuildActor>>, StoreError> {
         if let Some(a) = self.guilds.get(&id).filter(|a| a.connected()) {

@@ -73,7 +73,7 @@ async fn create(core: CoreData, caller: Caller, Body(b): Body<CreateGuild>) -> R
             for c in &defaults {
                 w.put_channel(c)?;
             }
-            w.put_member(gid, owner, &MemberRecord { roles: Vec::new(), nick: None, joined_at: now })?;
+            w.put_member(gid, owner, &MemberRecord::joined(now))?;
             Ok(())
         })
         .await?;

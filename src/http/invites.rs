@@ -141,7 +141,7 @@ async fn join(core: CoreData, caller: Caller, path: web::Path<String>) -> Result
             }
             inv.uses += 1;
             w.put_invite(&inv)?;
-            w.put_member(guild.id, uid, &MemberRecord { roles: Vec::new(), nick: None, joined_at: now_ms() })?;
+            w.put_member(guild.id, uid, &MemberRecord::joined(now_ms()))?;
             Ok(guild)
         })
         .await?;

@@ -63,6 +63,13 @@ struct UpdateMember {
     #[serde(default, deserialize_with = "super::extract::present")]
     nick: Option<Option<String>>,
     roles: Option<Vec<Id>>,
+    /// Server mute in voice (mute_members).
+    mute: Option<bool>,
+    /// Server deafen in voice (deafen_members).
+    deaf: Option<bool>,
+    /// null: disconnect the member from voice (move_members).
+    #[serde(default, deserialize_with = "super::extract::present")]
+    channel_id: Option<Option<Id>>,
 }
 
 /// Check that the caller may set `target`'s roles from `old` to `new`.
@@ -115,6 +122,25 @@ async fn update(
         }
         None => None,
     };
+    if b.mute.is_some() {
+        ga.require(Permissions::MUTE_MEMBERS)?;
+    }
+    if b.deaf.is_some() {
+        ga.require(Permissions::DEAFEN_MEMBERS)?;
+    }
+    let disconnect = match b.channel_id {
+        Some(Some(_)) => {
+            return Err(AppError::invalid(
+                "moving members between voice channels is not supported; channel_id null disconnects",
+            ))
+        }
+        Some(None) => {
+            ga.require(Permissions::MOVE_MEMBERS)?;
+            true
+        }
+        None => false,
+    };
+    let (mute, deaf) = (b.mute, b.deaf);
     core.store
         .write(move |w| {
             let mut m = w.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
@@ -124,11 +150,22 @@ async fn update(
             if let Some(r) = roles {
                 m.roles = r;
             }
+            if let Some(v) = mute {
+                m.mute = v;
+            }
+            if let Some(v) = deaf {
+                m.deaf = v;
+            }
             w.put_member(gid, uid, &m)?;
             Ok::<_, AppError>(())
         })
         .await?;
     access::reload(&core, gid, Change::Member(uid)).await;
+    if disconnect {
+        if let Some(g) = core.registry.live_guild(gid) {
+            let _ = g.send(crate::actors::guild::VoiceEvict { user_id: uid }).await;
+        }
+    }
     let m = core.store.read()?.member(gid, uid)?.ok_or_else(AppError::unknown_member)?;
     Ok(HttpResponse::Ok().json(m))
 }

@@ -165,6 +165,12 @@ pub struct Member {
     pub nick: Option<String>,
     /// Unix milliseconds at joining.
     pub joined_at: u64,
+    /// Server-muted in voice (by someone with mute_members).
+    #[serde(default)]
+    pub mute: bool,
+    /// Server-deafened in voice (by someone with deafen_members).
+    #[serde(default)]
+    pub deaf: bool,
 }
 
 /// The author of a message as captured when it was sent.

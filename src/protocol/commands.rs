@@ -70,3 +70,33 @@ pub struct Typing {
     /// The channel the user types in.
     pub channel_id: Id,
 }
+
+/// op 44 VOICE_STATE_UPDATE: join (`channel_id` set), switch (another
+/// channel), leave (`channel_id` null) or change self mute/deafen.
+#[derive(Debug, Clone, Deserialize)]
+pub struct VoiceStateUpdate {
+    /// The guild of the voice channel.
+    pub guild_id: Id,
+    /// The voice channel to be in; null to leave.
+    #[serde(default)]
+    pub channel_id: Option<Id>,
+    /// The user muted their own microphone (nothing they send is forwarded).
+    #[serde(default)]
+    pub self_mute: bool,
+    /// The user deafened themselves (nothing is forwarded to them).
+    #[serde(default)]
+    pub self_deaf: bool,
+}
+
+/// op 45 VOICE_ANSWER: the SDP answer to the latest VOICE_OFFER.
+#[derive(Debug, Clone, Deserialize)]
+pub struct VoiceAnswer {
+    /// The guild of the voice channel.
+    pub guild_id: Id,
+    /// The voice channel the offer was for.
+    pub channel_id: Id,
+    /// `revision` of the VOICE_OFFER this answers.
+    pub revision: u32,
+    /// The SDP answer.
+    pub sdp: String,
+}

@@ -25,6 +25,9 @@ pub const EVENT_NAMES: &[&str] = &[
     event::MESSAGE_CREATE,
     event::PRESENCE_UPDATE,
     event::TYPING_START,
+    event::VOICE_STATE_UPDATE,
+    event::VOICE_OFFER,
+    event::VOICE_SPEAKING,
 ];
 
 /// Dispatch event names.
@@ -67,6 +70,12 @@ pub mod event {
     pub const PRESENCE_UPDATE: &str = "PRESENCE_UPDATE";
     /// Someone started typing.
     pub const TYPING_START: &str = "TYPING_START";
+    /// Someone joined, left or moved between voice channels, or changed mute/deafen.
+    pub const VOICE_STATE_UPDATE: &str = "VOICE_STATE_UPDATE";
+    /// To one session: the server's SDP offer for its voice connection (answer with op 45).
+    pub const VOICE_OFFER: &str = "VOICE_OFFER";
+    /// To a voice room: a participant started or stopped speaking.
+    pub const VOICE_SPEAKING: &str = "VOICE_SPEAKING";
 }
 
 /// op 10 HELLO.
@@ -93,6 +102,8 @@ pub struct GuildState {
     pub presences: Vec<Presence>,
     /// Whether the guild is above the large-guild threshold.
     pub large: bool,
+    /// Who is in which of the guild's voice channels.
+    pub voice_states: Vec<VoiceState>,
 }
 
 /// DISPATCH READY.
@@ -225,4 +236,67 @@ pub struct ErrorFrame {
     pub message: String,
     /// For `rate_limited`: milliseconds until a retry may succeed.
     pub retry_after_ms: Option<u64>,
+}
+
+/// DISPATCH VOICE_STATE_UPDATE (and READY's `voice_states`): one user's voice state in a guild.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VoiceState {
+    /// The guild.
+    pub guild_id: Id,
+    /// The voice channel, or null when the user left voice.
+    pub channel_id: Option<Id>,
+    /// The user.
+    pub user_id: Id,
+    /// The gateway session that holds the voice connection: the part of its
+    /// READY `session_id` before the dot (the rest, the resume secret, is never shared).
+    pub session_id: String,
+    /// Muted by themselves.
+    pub self_mute: bool,
+    /// Deafened by themselves.
+    pub self_deaf: bool,
+    /// Muted by a moderator (mute_members).
+    pub mute: bool,
+    /// Deafened by a moderator (deafen_members).
+    pub deaf: bool,
+    /// Lacks the speak permission in this channel (nothing they send is forwarded).
+    pub suppress: bool,
+}
+
+/// One outgoing audio stream of a VOICE_OFFER: media line `mid` carries `user_id`'s audio.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VoiceStream {
+    /// The SDP media id (`a=mid:`).
+    pub mid: String,
+    /// Whose audio it carries.
+    pub user_id: Id,
+}
+
+/// DISPATCH VOICE_OFFER.
+#[derive(Debug, Clone, Serialize)]
+pub struct VoiceOffer {
+    /// The guild.
+    pub guild_id: Id,
+    /// The voice channel.
+    pub channel_id: Id,
+    /// Increases with every offer of this voice connection; echo it in VOICE_ANSWER.
+    pub revision: u32,
+    /// The SDP offer (ICE-lite, one host candidate, DTLS-SRTP, Opus).
+    pub sdp: String,
+    /// The media line the client sends its microphone on.
+    pub send_mid: String,
+    /// The media lines that carry the other participants' audio.
+    pub streams: Vec<VoiceStream>,
+}
+
+/// DISPATCH VOICE_SPEAKING.
+#[derive(Debug, Clone, Serialize)]
+pub struct VoiceSpeaking {
+    /// The guild.
+    pub guild_id: Id,
+    /// The voice channel.
+    pub channel_id: Id,
+    /// Who.
+    pub user_id: Id,
+    /// Started (true) or stopped (false) speaking.
+    pub speaking: bool,
 }

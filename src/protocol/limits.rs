@@ -94,3 +94,32 @@ pub const MAX_REPLAY_FRAMES: usize = 8192;
 pub const MAX_REPLAY_BYTES: usize = 8 * 1024 * 1024;
 /// Default time a disconnected session stays resumable (`--resume-grace-secs`).
 pub const RESUME_GRACE: Duration = Duration::from_secs(120);
+
+/// Default UDP port of the voice socket (`--voice-bind`; the IP defaults to `--bind`'s).
+pub const DEFAULT_VOICE_PORT: u16 = 50_000;
+/// Default most participants in one voice channel (`--voice-max-room-participants`).
+pub const MAX_VOICE_ROOM_PARTICIPANTS: usize = 25;
+/// Default most voice participants on the whole server (`--voice-max-participants`).
+pub const MAX_VOICE_PARTICIPANTS: usize = 1000;
+/// Largest SDP answer accepted in VOICE_ANSWER (bytes).
+pub const MAX_SDP_BYTES: usize = 32 * 1024;
+/// Largest UDP datagram read from the voice socket; longer ones are dropped (they
+/// cannot be WebRTC traffic, which stays under the path MTU).
+pub const MAX_VOICE_DATAGRAM_BYTES: usize = 2048;
+/// A participant that has not completed ICE and DTLS this long after an offer is removed.
+pub const VOICE_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// A participant with no datagram at all for this long (browsers send STUN
+/// consent checks every few seconds even when muted) is removed.
+pub const VOICE_PEER_TIMEOUT: Duration = Duration::from_secs(10);
+/// An offer not answered this long removes the participant.
+pub const VOICE_ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
+/// Source addresses remembered per participant (ICE may switch paths; the
+/// oldest is forgotten first).
+pub const MAX_VOICE_ADDRS_PER_PARTICIPANT: usize = 4;
+/// Datagrams queued to one voice room before more are dropped (UDP: a late
+/// packet is worth less than a fresh one).
+pub const VOICE_ROOM_MAILBOX: usize = 4096;
+/// RFC 6464 audio level (−dBov) at or above which a packet counts as speech.
+pub const SPEAKING_LEVEL_DBOV: i8 = -50;
+/// Silence after which a speaker is reported as stopped.
+pub const SPEAKING_HOLD: Duration = Duration::from_millis(400);

@@ -35,11 +35,15 @@ pub enum Op {
     Typing = 42,
     /// Server → client: a command failed; the connection stays open.
     Error = 43,
+    /// Client → server: join, leave or switch a voice channel, or set self mute/deafen.
+    VoiceStateUpdate = 44,
+    /// Client → server: the SDP answer to the server's VOICE_OFFER.
+    VoiceAnswer = 45,
 }
 
 impl Op {
     /// Every op, for docs checks and decoding.
-    pub const ALL: [Op; 14] = [
+    pub const ALL: [Op; 16] = [
         Op::Dispatch,
         Op::Heartbeat,
         Op::Identify,
@@ -54,6 +58,8 @@ impl Op {
         Op::Ack,
         Op::Typing,
         Op::Error,
+        Op::VoiceStateUpdate,
+        Op::VoiceAnswer,
     ];
 
     /// The op for a wire number, if it exists.
@@ -78,6 +84,8 @@ impl Op {
             Op::Ack => "ACK",
             Op::Typing => "TYPING",
             Op::Error => "ERROR",
+            Op::VoiceStateUpdate => "VOICE_STATE_UPDATE",
+            Op::VoiceAnswer => "VOICE_ANSWER",
         }
     }
 
@@ -92,6 +100,8 @@ impl Op {
                 | Op::RequestGuildMembers
                 | Op::SendMessage
                 | Op::Typing
+                | Op::VoiceStateUpdate
+                | Op::VoiceAnswer
         )
     }
 }

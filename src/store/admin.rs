@@ -471,7 +471,7 @@ mod tests {
             w.put_channel(&general)?;
             w.put_channel(&dm)?;
             w.put_message(&msg)?;
-            let m = MemberRecord { roles: Vec::new(), nick: None, joined_at: 1 };
+            let m = MemberRecord::joined(1);
             w.put_member(g.id, a.user.id, &m)?;
             w.put_member(g.id, b.user.id, &m)?;
             w.put_dm_pair(a.user.id, b.user.id, dm.id)?;

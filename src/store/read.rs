@@ -18,6 +18,19 @@ pub struct MemberRecord {
     pub nick: Option<String>,
     /// Unix milliseconds at joining.
     pub joined_at: u64,
+    /// Server-muted in voice (absent in records written before voice).
+    #[serde(default)]
+    pub mute: bool,
+    /// Server-deafened in voice.
+    #[serde(default)]
+    pub deaf: bool,
+}
+
+impl MemberRecord {
+    /// A new member with no roles, no nickname, not muted.
+    pub fn joined(joined_at: u64) -> MemberRecord {
+        MemberRecord { roles: Vec::new(), nick: None, joined_at, mute: false, deaf: false }
+    }
 }
 
 /// Which page of history to read.
@@ -304,7 +317,15 @@ pub trait Read {
 
 /// Combine a stored member record with its user.
 pub fn join_member(guild: Id, user: User, rec: MemberRecord) -> Member {
-    Member { guild_id: guild, user, roles: rec.roles, nick: rec.nick, joined_at: rec.joined_at }
+    Member {
+        guild_id: guild,
+        user,
+        roles: rec.roles,
+        nick: rec.nick,
+        joined_at: rec.joined_at,
+        mute: rec.mute,
+        deaf: rec.deaf,
+    }
 }
 
 impl Read for ReadTransaction {

@@ -53,7 +53,7 @@ impl Chat {
         assert_eq!(got["content"], text.as_str(), "after {after}");
         assert_eq!(id(&got["id"]), id(&acked["id"]));
         self.sent.push(text);
-        if self.round % 2 == 0 {
+        if self.round.is_multiple_of(2) {
             let text = format!("bob #{} after {after}", self.round);
             let nonce = format!("b-{}", self.round);
             self.b.say(self.channel, &text, &nonce).await;

@@ -29,6 +29,8 @@ pub struct Server {
     child: Option<Child>,
     pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     extra: Vec<String>,
+    /// The voice UDP address, if voice is on.
+    pub voice: Option<String>,
 }
 
 impl Server {
@@ -48,6 +50,7 @@ impl Server {
             child: None,
             log: Default::default(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            voice: None,
         };
         s.spawn().await;
         s
@@ -72,6 +75,12 @@ impl Server {
             } else {
                 &["--heartbeat-interval-ms", "600000"][..]
             })
+            // Tests run in parallel: each server on its own voice port.
+            .args(if self.extra.iter().any(|a| a == "--voice-bind" || a == "--no-voice") {
+                &[][..]
+            } else {
+                &["--voice-bind", "127.0.0.1:0"][..]
+            })
             // Many users from one loopback address: scale the per-IP limits up
             // (the rate-limit stories start servers with scale 1).
             .args(if self.extra.iter().any(|a| a == "--rate-limit-scale") {
@@ -90,7 +99,9 @@ impl Server {
             .kill_on_drop(true);
         let mut child = cmd.spawn().expect("spawn hearth");
         let stderr = child.stderr.take().expect("stderr");
-        let addr = crate::listen::wait_listening(&mut child, WAIT).await;
+        let listening = crate::listen::wait_listening_all(&mut child, WAIT).await;
+        let addr = listening.addr;
+        self.voice = listening.voice;
         let log = self.log.clone();
         tokio::spawn(async move {
             let mut err = BufReader::new(stderr).lines();
@@ -168,6 +179,15 @@ impl Server {
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("metric {name} not found"))
+    }
+
+    /// The sum of a labelled metric over all its label sets.
+    pub async fn metric_sum(&self, name: &str) -> f64 {
+        let body = reqwest::get(self.url("/metrics")).await.unwrap().text().await.unwrap();
+        body.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with('{'))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
     }
 }
 

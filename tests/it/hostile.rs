@@ -327,7 +327,7 @@ async fn session_attacker(
     let mut batch_no = 0u64;
     while !stop.load(Ordering::Relaxed) {
         batch_no += 1;
-        if batch_no % 10 == 0 {
+        if batch_no.is_multiple_of(10) {
             // Garbage MessagePack, or a binary frame on a JSON connection: both 4002.
             gw.send_raw(WsMessage::Binary(vec![0xc1, 0x00, 0xff])).await;
             gw.expect_close(4002).await;

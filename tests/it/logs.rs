@@ -35,7 +35,7 @@ impl LogServer {
     async fn start(extra: &[&str]) -> LogServer {
         let tmp = tempfile::tempdir().unwrap();
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--workers", "2", "--data"])
+            .args(["serve", "--bind", "127.0.0.1:0", "--voice-bind", "127.0.0.1:0", "--workers", "2", "--data"])
             .arg(tmp.path().join("data"))
             .args(["--argon2-memory-kib", "256", "--argon2-iterations", "1"])
             .args(["--heartbeat-interval-ms", "600000", "--rate-limit-scale", "1000"])

@@ -22,3 +22,5 @@ mod permissions;
 mod rate_limits;
 mod resume;
 mod storage;
+mod voice;
+mod voice_peer;

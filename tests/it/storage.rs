@@ -53,7 +53,7 @@ async fn a_database_from_a_newer_version_is_refused_untouched() {
         txn.commit().unwrap();
     }
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--data"])
+        .args(["serve", "--bind", "127.0.0.1:0", "--voice-bind", "127.0.0.1:0", "--data"])
         .arg(dir.path())
         .output()
         .await

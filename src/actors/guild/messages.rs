@@ -102,6 +102,7 @@ impl GuildActor {
             member_count: self.snap.members.len(),
             presences,
             large: self.is_large(),
+            voice_states: self.voice_states(),
         })
     }
 
@@ -137,6 +138,7 @@ impl GuildActor {
         if self.sessions.remove(&session_id).is_none() {
             return;
         }
+        self.voice_session_gone(session_id, user);
         self.all.remove(session_id);
         self.presence_subs.remove(session_id);
         for (c, r) in self.readers.iter_mut() {

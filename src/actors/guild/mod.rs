@@ -12,6 +12,7 @@
 mod messages;
 mod presence;
 mod rebuild;
+mod voice;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use smallvec::SmallVec;
 
 pub use messages::*;
 pub use rebuild::{Change, Reload};
+pub use voice::{VoiceAnswerFor, VoiceEvict, VoiceLeft, VoiceUpdate};
 
 use super::channel::ChannelActor;
 use super::hub::{Readers, SessionRef};
@@ -49,6 +51,10 @@ pub struct GuildActor {
     presence_subs: Readers,
     /// Running channel actors of this guild.
     channel_actors: HashMap<Id, Addr<ChannelActor>>,
+    /// Voice states by user.
+    voice: HashMap<Id, voice::VoiceEntry>,
+    /// Voice rooms of channels with participants.
+    rooms: HashMap<Id, Addr<super::voice_room::VoiceRoom>>,
     idle_since: Option<std::time::Instant>,
 }
 
@@ -86,6 +92,8 @@ impl GuildActor {
             all: Readers::default(),
             presence_subs: Readers::default(),
             channel_actors: HashMap::new(),
+            voice: HashMap::new(),
+            rooms: HashMap::new(),
             idle_since: None,
         }
     }
@@ -138,6 +146,7 @@ impl Actor for GuildActor {
     }
 
     fn stopping(&mut self, ctx: &mut Self::Context) -> Running {
+        self.clear_voice();
         self.core.registry.forget_guild(self.id(), &ctx.address());
         Running::Stop
     }

@@ -165,6 +165,7 @@ impl GuildActor {
     }
 
     fn delete_all(&mut self, ctx: &mut Context<Self>) {
+        self.clear_voice();
         let id = self.id();
         self.all.dispatch(event::GUILD_DELETE, &GuildDelete { id });
         for s in self.sessions.values() {
@@ -236,5 +237,6 @@ impl GuildActor {
         }
         self.snap = snap;
         push_access(self);
+        self.recheck_voice();
     }
 }

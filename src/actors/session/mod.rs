@@ -10,6 +10,7 @@ mod commands;
 mod identify;
 mod replay;
 mod shared;
+mod voice;
 
 pub use shared::SessionShared;
 
@@ -236,6 +237,8 @@ impl Session {
             Op::RequestGuildMembers => self.on_request_members(bytes, ctx),
             Op::SendMessage => self.on_send_message(bytes, ctx),
             Op::Typing => self.on_typing(bytes, ctx),
+            Op::VoiceStateUpdate => self.on_voice_state(bytes, ctx),
+            Op::VoiceAnswer => self.on_voice_answer(bytes, ctx),
             // decode_op only lets client ops through.
             _ => self.close(ctx, CloseCode::UnknownOpcode, format!("op {} is not a client op", op as u8)),
         }

@@ -82,7 +82,7 @@ impl StorageBackend for Overlay {
             st.base_len = st.base_len.min(len);
             let first_gone = len.div_ceil(BLOCK);
             st.blocks.split_off(&first_gone);
-            if len % BLOCK != 0 {
+            if !len.is_multiple_of(BLOCK) {
                 if let Some(block) = st.blocks.get_mut(&(len / BLOCK)) {
                     block[(len % BLOCK) as usize..].fill(0);
                 }

@@ -56,7 +56,7 @@ fn populate(txn: &WriteTransaction, messages: u64) {
         hoist: false,
     })
     .unwrap();
-    txn.put_member(Id(10), Id(1), &MemberRecord { roles: vec![], nick: Some("al".into()), joined_at: 10 }).unwrap();
+    txn.put_member(Id(10), Id(1), &MemberRecord { nick: Some("al".into()), ..MemberRecord::joined(10) }).unwrap();
     txn.put_invite(&Invite {
         code: "abcdef".into(),
         guild_id: Id(10),
