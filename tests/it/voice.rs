@@ -81,6 +81,24 @@ async fn three_people_hear_each_other_and_never_themselves() {
         assert_eq!(h.mislabeled, 0, "audio arrived on another participant's line");
         assert_eq!(u.errors.lock().unwrap().len(), 0, "{:?}", u.errors.lock().unwrap());
     }
+    // Speaking indicators: everyone saw the others start speaking, and stop when they stop.
+    for u in &users {
+        for other in [a.id, b.id, c.id].into_iter().filter(|o| *o != u.user_id) {
+            u.until(WAIT, "speaking", |ev| {
+                ev.iter().any(|(t, d)| t == "VOICE_SPEAKING" && id(&d["user_id"]) == other && d["speaking"] == true)
+            })
+            .await;
+        }
+    }
+    users[2].peer.talk(false);
+    users[0]
+        .until(WAIT, "stopped speaking", |ev| {
+            ev.iter()
+                .rev()
+                .find(|(t, d)| t == "VOICE_SPEAKING" && id(&d["user_id"]) == c.id)
+                .is_some_and(|(_, d)| d["speaking"] == false)
+        })
+        .await;
     // Everyone in the guild saw everyone join.
     for u in &users {
         for other in [a.id, b.id, c.id] {
@@ -318,4 +336,64 @@ async fn voice_can_be_turned_off() {
         ua.errors.lock().unwrap().last().is_some_and(|e| e["code"] == "voice_unavailable" && e["op"] == 44)
     })
     .await;
+}
+
+#[tokio::test]
+async fn switching_channels_and_guilds_moves_the_user() {
+    let s = Server::start().await;
+    let (a, b, c) = (s.user("mo").await, s.user("ned").await, s.user("oz").await);
+    let (gid, voice1, _) = community(&s, &[&a, &b, &c]).await;
+    let (st, ch) = a.post(&s, &format!("/guilds/{gid}/channels"), json!({"name": "Raid", "kind": "voice"})).await;
+    assert_eq!(st, 201, "{ch}");
+    let voice2 = id(&ch["id"]);
+    let g = json!(gid.to_string());
+    let (ua, ub, uc) = (voice_user(&s, &a).await, voice_user(&s, &b).await, voice_user(&s, &c).await);
+    ua.voice_state(&g, json!(voice1.to_string()), false, false);
+    ub.voice_state(&g, json!(voice1.to_string()), false, false);
+    for u in [&ua, &ub] {
+        eventually(CONNECT, "ICE+DTLS", || u.peer.heard.lock().unwrap().connected).await;
+        u.peer.talk(true);
+    }
+    hears(&ua, b.id, 0, 10).await;
+
+    // Ned moves to Raid: one state update naming the new channel (no "left" in between).
+    ub.voice_state(&g, json!(voice2.to_string()), false, false);
+    ua.until(WAIT, "ned in raid", |_| state_of(&ua, b.id).is_some_and(|st| id(&st["channel_id"]) == voice2)).await;
+    let ned_states: Vec<Value> = ua
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, d)| t == "VOICE_STATE_UPDATE" && id(&d["user_id"]) == b.id)
+        .map(|(_, d)| d["channel_id"].clone())
+        .collect();
+    assert!(ned_states.iter().all(|c| !c.is_null()), "a move announced a gap: {ned_states:?}");
+    assert!(silent(&ua, b.id).await, "Mo still hears Ned from another channel");
+    // Oz joins Raid: Ned (on his fresh connection) and Oz hear each other; Mo hears neither.
+    uc.voice_state(&g, json!(voice2.to_string()), false, false);
+    eventually(CONNECT, "ICE+DTLS", || uc.peer.heard.lock().unwrap().connected).await;
+    uc.peer.talk(true);
+    hears(&ub, c.id, 0, 10).await;
+    hears(&uc, b.id, 0, 10).await;
+    assert_eq!(ua.peer.heard_from(c.id), 0);
+    assert_eq!(s.metric("hearth_voice_rooms").await, 2.0);
+
+    // Ned joins voice in another guild: he leaves Raid here.
+    let (gid2, _) = b.guild(&s, "elsewhere").await;
+    let (_, chans) = b.get(&s, &format!("/guilds/{gid2}/channels")).await;
+    let other_voice = id(&chans.as_array().unwrap().iter().find(|c| c["kind"] == "voice").unwrap()["id"]);
+    ub.voice_state(&json!(gid2.to_string()), json!(other_voice.to_string()), false, false);
+    uc.until(WAIT, "ned left raid", |_| state_of(&uc, b.id).is_some_and(|st| st["channel_id"].is_null())).await;
+    // (Voice states are per guild: the other guild's "left" may arrive after this one.)
+    ub.until(WAIT, "ned in the other guild", |ev| {
+        ev.iter().any(|(t, st)| {
+            t == "VOICE_STATE_UPDATE"
+                && id(&st["user_id"]) == b.id
+                && id(&st["guild_id"]) == gid2
+                && !st["channel_id"].is_null()
+        })
+    })
+    .await;
+    assert!(silent(&uc, b.id).await);
+    assert!(!s.logged_panic());
 }

@@ -37,7 +37,13 @@ pub struct Heard {
 }
 
 enum Cmd {
-    Offer { sdp: String, streams: HashMap<String, u64>, send_mid: String, reply: oneshot::Sender<String> },
+    Offer {
+        revision: u64,
+        sdp: String,
+        streams: HashMap<String, u64>,
+        send_mid: String,
+        reply: oneshot::Sender<String>,
+    },
     Talk(bool),
 }
 
@@ -89,9 +95,16 @@ async fn run(
     heard: Arc<Mutex<Heard>>,
 ) {
     let crypto = Arc::new(str0m::crypto::from_feature_flags());
-    let mut rtc =
-        Rtc::builder().set_crypto_provider(crypto).clear_codecs().enable_opus(true, false).build(Instant::now());
-    rtc.add_local_candidate(Candidate::host(local, "udp").expect("candidate"));
+    let new_rtc = || {
+        let mut rtc = Rtc::builder()
+            .set_crypto_provider(crypto.clone())
+            .clear_codecs()
+            .enable_opus(true, false)
+            .build(Instant::now());
+        rtc.add_local_candidate(Candidate::host(local, "udp").expect("candidate"));
+        rtc
+    };
+    let mut rtc = new_rtc();
     let mut streams: HashMap<Mid, u64> = HashMap::new();
     let mut send_mid: Option<Mid> = None;
     let mut talking = false;
@@ -163,7 +176,12 @@ async fn run(
                     }
                     talking = on;
                 }
-                Some(Cmd::Offer { sdp, streams: s, send_mid: m, reply }) => {
+                Some(Cmd::Offer { revision, sdp, streams: s, send_mid: m, reply }) => {
+                    // Revision 1 is a new server-side connection (joined, moved, rejoined): start over.
+                    if revision == 1 {
+                        rtc = new_rtc();
+                        heard.lock().unwrap().connected = false;
+                    }
                     let offer = SdpOffer::from_sdp_string(&sdp).expect("server offer parses");
                     let answer = rtc.sdp_api().accept_offer(offer).expect("offer accepted");
                     streams = s.into_iter().filter_map(|(k, v)| Some((mid_of(&rtc, &k)?, v))).collect();
@@ -235,6 +253,7 @@ impl VoiceUser {
                             }).collect()).unwrap_or_default();
                             let (reply, rx) = oneshot::channel();
                             let cmd = Cmd::Offer {
+                                revision: d["revision"].as_u64().unwrap_or(0),
                                 sdp: d["sdp"].as_str().unwrap_or_default().to_string(),
                                 streams,
                                 send_mid: d["send_mid"].as_str().unwrap_or_default().to_string(),
