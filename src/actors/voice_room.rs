@@ -179,6 +179,7 @@ impl VoiceRoom {
         let net = self.net.clone();
         let mut send = |to, b: &[u8]| net.send(to, b);
         let mut failed = Vec::new();
+        let mut moved = Vec::new();
         let mut forwarded = 0u64;
         for (pid, p) in self.parts.iter_mut() {
             if *pid == from || !p.connected || !forwards(&src_flags, &p.flags) {
@@ -192,12 +193,20 @@ impl VoiceRoom {
                 failed.push(*pid);
             }
             self.drained.media.clear();
+            if !self.drained.learned.is_empty() || !self.drained.forgotten.is_empty() {
+                // Rare: the Rtc switched paths while sending.
+                moved.push((
+                    *pid,
+                    std::mem::take(&mut self.drained.learned),
+                    std::mem::take(&mut self.drained.forgotten),
+                ));
+            }
         }
         metrics::VOICE_PACKETS_FORWARDED.inc_by(forwarded);
-        if !self.drained.learned.is_empty() || !self.drained.forgotten.is_empty() {
-            // Sending only goes to known addresses, so nothing new is learned; keep the buffers clean.
-            self.drained.learned.clear();
-            self.drained.forgotten.clear();
+        for (pid, learned, forgotten) in moved {
+            self.drained.learned = learned;
+            self.drained.forgotten = forgotten;
+            self.apply_addrs(pid, ctx);
         }
         for pid in failed {
             self.remove(pid, Some("WebRTC error".into()), ctx);

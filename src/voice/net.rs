@@ -194,8 +194,14 @@ impl VoiceNet {
             let (n, source) = match self.socket.recv_from(&mut buf) {
                 Ok(x) => x,
                 Err(e) => {
-                    // ICMP port-unreachable from a vanished peer shows up here on Linux.
+                    // ICMP port-unreachable from a vanished peer shows up here on
+                    // Linux (ConnectionRefused); anything else may repeat, so do
+                    // not spin on it.
                     tracing::debug!(error = %e, "voice recv");
+                    if !matches!(e.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset)
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
                     continue;
                 }
             };
