@@ -36,16 +36,18 @@ pub fn pid_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// Per core: (busy, total) clock ticks since boot, from /proc/stat.
-fn cores() -> Vec<(u64, u64)> {
+/// Per core: (busy, interrupt, total) clock ticks since boot, from /proc/stat.
+/// Busy counts user, nice, system and steal; interrupt counts irq and softirq
+/// (on loopback, much of TCP's receive path runs there, charged to no process).
+fn cores() -> Vec<(u64, u64, u64)> {
     let Ok(stat) = std::fs::read_to_string("/proc/stat") else { return Vec::new() };
     stat.lines()
         .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
         .map(|l| {
             let v: Vec<u64> = l.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+            let at = |i: usize| v.get(i).copied().unwrap_or(0);
             let total: u64 = v.iter().take(8).sum();
-            let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
-            (total - idle.min(total), total)
+            (at(0) + at(1) + at(2) + at(7), at(5) + at(6), total)
         })
         .collect()
 }
@@ -58,7 +60,7 @@ pub struct Mark {
     server_cpu: Option<f64>,
     /// Server RSS at the mark, KiB.
     pub server_rss: Option<u64>,
-    cores: Vec<(u64, u64)>,
+    cores: Vec<(u64, u64, u64)>,
 }
 
 impl Mark {
@@ -77,8 +79,10 @@ impl Mark {
 /// What was used between two marks.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Usage {
-    /// Busy fraction of each core of the machine (everything running on it).
+    /// Busy fraction of each core of the machine (every process, interrupts excluded).
     pub core_busy: Vec<f64>,
+    /// Fraction of each core spent in interrupts and softirqs (loopback TCP receive work).
+    pub core_irq: Vec<f64>,
     /// Wall-clock seconds between the marks.
     pub wall_s: f64,
     /// Generator CPU seconds.
@@ -99,9 +103,12 @@ pub struct Usage {
 pub fn between(a: &Mark, b: &Mark) -> Usage {
     let wall = b.at.duration_since(a.at).as_secs_f64().max(1e-9);
     let server_cpu = a.server_cpu.zip(b.server_cpu).map(|(x, y)| y - x);
-    let core_busy = a.cores.iter().zip(&b.cores).map(|(x, y)| (y.0 - x.0) as f64 / (y.1 - x.1).max(1) as f64).collect();
+    let frac = |f: fn(&(u64, u64, u64)) -> u64| -> Vec<f64> {
+        a.cores.iter().zip(&b.cores).map(|(x, y)| (f(y) - f(x)) as f64 / (y.2 - x.2).max(1) as f64).collect()
+    };
     Usage {
-        core_busy,
+        core_busy: frac(|c| c.0),
+        core_irq: frac(|c| c.1),
         wall_s: wall,
         generator_cpu_s: b.self_cpu - a.self_cpu,
         generator_cores: (b.self_cpu - a.self_cpu) / wall,

@@ -135,9 +135,10 @@ impl Report {
         let others = busy - ours;
         if u.server_cores.is_some() && others > 0.15 {
             self.warnings.push(format!(
-                "other processes used about {:.0}% of a core during the window (cores busy: {}); the numbers may be CPU-starved",
+                "other processes used about {:.0}% of a core during the window (cores busy: {}; interrupts: {}); the numbers may be CPU-starved",
                 others * 100.0,
-                u.core_busy.iter().map(|b| format!("{:.0}%", b * 100.0)).collect::<Vec<_>>().join(" ")
+                u.core_busy.iter().map(|b| format!("{:.0}%", b * 100.0)).collect::<Vec<_>>().join(" "),
+                u.core_irq.iter().map(|b| format!("{:.0}%", b * 100.0)).collect::<Vec<_>>().join(" ")
             ));
         }
     }

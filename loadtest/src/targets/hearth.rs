@@ -12,6 +12,8 @@ use hearth::protocol::Op;
 use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -99,7 +101,9 @@ pub async fn run(spec: Spec, w: Wiring) {
             biased;
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
-                    let _ = timeout(Duration::from_secs(2), ws.close(None)).await;
+                    // 1000: the session ends now instead of waiting out the resume grace.
+                    let normal = CloseFrame { code: CloseCode::Normal, reason: "".into() };
+                    super::close_ws(&mut ws, Some(normal)).await;
                     return;
                 }
             }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::cli::Target;
@@ -91,6 +92,24 @@ pub async fn ws_connect(spec: &Spec, path: &str) -> anyhow::Result<WebSocketStre
         .await
         .context("websocket handshake")?;
     Ok(ws)
+}
+
+/// Close the WebSocket properly: send the close frame, then keep reading until
+/// the server's answer (bounded). Dropping the socket with unread data in it
+/// would make the kernel send a reset, and the server could lose the close
+/// frame (for Hearth: the session would stay detached, resumable, instead of
+/// ending).
+pub async fn close_ws(ws: &mut WebSocketStream<TcpStream>, frame: Option<CloseFrame<'static>>) {
+    use futures_util::StreamExt;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    if tokio::time::timeout_at(deadline, ws.close(frame)).await.is_err() {
+        return;
+    }
+    while let Ok(Some(Ok(m))) = tokio::time::timeout_at(deadline, ws.next()).await {
+        if m.is_close() {
+            break;
+        }
+    }
 }
 
 /// Record a failed connect or handshake.

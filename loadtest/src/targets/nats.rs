@@ -4,7 +4,6 @@
 //! possibly split across frames); the server's `PING` is answered with `PONG`.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use futures_util::{SinkExt, StreamExt};
@@ -74,7 +73,7 @@ pub async fn run(spec: Spec, w: Wiring) {
             biased;
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
-                    let _ = timeout(Duration::from_secs(2), ws.close(None)).await;
+                    super::close_ws(&mut ws, None).await;
                     return;
                 }
             }

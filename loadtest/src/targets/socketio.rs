@@ -4,7 +4,6 @@
 //! server puts every non-sender there); senders emit `msg`.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use futures_util::{SinkExt, StreamExt};
@@ -55,7 +54,7 @@ pub async fn run(spec: Spec, w: Wiring) {
             biased;
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
-                    let _ = timeout(Duration::from_secs(2), ws.close(None)).await;
+                    super::close_ws(&mut ws, None).await;
                     return;
                 }
             }
