@@ -1,6 +1,7 @@
 //! The embedded web client against the real binary: how its pages and files
-//! are served, and the browser stories of `tests/web/stories.mjs` in headless
-//! Chromium (Debian's `/usr/bin/chromium`, driven by playwright-core).
+//! are served, and the browser stories of `tests/web/stories.mjs` (chat) and
+//! `tests/web/voice.mjs` (voice) in headless Chromium (Debian's
+//! `/usr/bin/chromium`, driven by playwright-core).
 //!
 //! Without node, Chromium or `tests/web/node_modules` the browser stories are
 //! SKIPPED with a loud note, except under `CI=true`, where they must run.
@@ -132,10 +133,25 @@ fn browser_setup() -> Result<(PathBuf, PathBuf), String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_stories() {
+    run_browser_script("stories.mjs").await;
+}
+
+/// Voice through the web client (`tests/web/voice.mjs`): two pages join a
+/// voice channel by clicking it and each receives the other's audio through
+/// the SFU (getStats), mute/deafen stop it, leave updates the other page, and
+/// a refused microphone joins listen-only with an explanation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_voice_stories() {
+    run_browser_script("voice.mjs").await;
+}
+
+/// Run one script of `tests/web/` against a fresh server, or skip (see the
+/// top of this file).
+async fn run_browser_script(script: &str) {
     let (dir, chromium) = match browser_setup() {
         Ok(found) => found,
         Err(why) if std::env::var("CI").as_deref() != Ok("true") => {
-            eprintln!("\n######## SKIPPED: web client browser stories: {why} ########\n");
+            eprintln!("\n######## SKIPPED: web client browser stories ({script}): {why} ########\n");
             return;
         }
         Err(why) => panic!("CI=true but the browser stories cannot run: {why}"),
@@ -145,7 +161,7 @@ async fn browser_stories() {
     let artifacts = root().join("target/web-artifacts");
     let mut node = Command::new("node")
         .current_dir(&dir)
-        .arg("stories.mjs")
+        .arg(script)
         .arg(&base)
         .arg(&artifacts)
         .env("HEARTH_CHROMIUM", &chromium)
@@ -154,7 +170,9 @@ async fn browser_stories() {
         .kill_on_drop(true)
         .spawn()
         .expect("spawn node");
-    let status =
-        tokio::time::timeout(STORIES_TIMEOUT, node.wait()).await.expect("browser stories hung").expect("wait for node");
-    assert!(status.success(), "browser stories failed ({status}); screenshots in {}", artifacts.display());
+    let status = tokio::time::timeout(STORIES_TIMEOUT, node.wait())
+        .await
+        .unwrap_or_else(|_| panic!("{script} hung"))
+        .expect("wait for node");
+    assert!(status.success(), "{script} failed ({status}); screenshots in {}", artifacts.display());
 }

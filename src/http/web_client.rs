@@ -49,6 +49,7 @@ static ASSETS: &[Asset] = &[
     asset!("js/settings.js", JS),
     asset!("js/sidebar.js", JS),
     asset!("js/state.js", JS),
+    asset!("js/voice.js", JS),
 ];
 
 /// Strong ETags, one per asset in `ASSETS` order: a hash of the content.

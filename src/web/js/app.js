@@ -13,6 +13,7 @@ import { renderRail, renderSidebar } from './sidebar.js';
 import { renderChat, renderMessages, renderTyping, focusComposer, announce } from './chat.js';
 import { renderMembers } from './members.js';
 import { showInvite, closeDialogs } from './dialogs.js';
+import { voiceReady, voiceDispatch, voiceError, closeVoice } from './voice.js';
 
 // The token is kept in localStorage so a reload (or a new tab) stays logged
 // in; see docs/web-client.md for why not a cookie.
@@ -129,6 +130,7 @@ export async function logout({ local = false, reason = null } = {}) {
       // Forget the token anyway; the server drops it when it expires from the list.
     }
   }
+  closeVoice();
   gateway?.stop();
   gateway = null;
   api.setToken(null);
@@ -185,6 +187,7 @@ function onDispatch(t, d) {
     readyOnce = true;
     membersRequested.clear();
     applyReady(d);
+    voiceReady(d);
     onRoute();
     if (again) catchUp();
     return;
@@ -197,6 +200,7 @@ function onDispatch(t, d) {
     onMessage(d);
     return;
   }
+  voiceDispatch(t, d);
   applyDispatch(t, d);
   if (t === 'GUILD_CREATE' && pendingGuildOpen === d.guild.id) {
     pendingGuildOpen = null;
@@ -229,6 +233,7 @@ function onMessage(m) {
 }
 
 function onCommandError(d) {
+  voiceError(d);
   if (d.op !== OP.SEND_MESSAGE || !d.nonce) return;
   for (const t of state.messages.values()) {
     const p = t.byNonce.get(d.nonce);
@@ -395,7 +400,7 @@ subscribe((kinds) => {
   const any = (...names) => moved || names.some((n) => kinds.has(n));
   // Typing ticks come every second: they redraw only the typing line.
   if (any('guilds', 'channels', 'current', 'connection')) renderRail(layout.rail);
-  if (any('guilds', 'channels', 'members', 'roles', 'current', 'connection')) renderSidebar(layout.sidebar);
+  if (any('guilds', 'channels', 'members', 'roles', 'current', 'connection', 'voice')) renderSidebar(layout.sidebar);
   renderChat(layout.chat, kinds);
   if (any('messages', 'members', 'older', 'connection', 'roles')) renderMessages(moved, kinds.has('older'));
   renderTyping();

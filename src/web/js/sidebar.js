@@ -11,6 +11,7 @@ import {
   showCreateGuild, showCreateChannel, showInvite, showCreateInvite, showGroupDm, confirmLeaveGuild,
 } from './dialogs.js';
 import { showGuildSettings, showChannelSettings } from './settings.js';
+import { voiceUsers, voicePanel, voiceRowClicked } from './voice.js';
 
 const STATUS_LABEL = { online: 'Online', idle: 'Idle', dnd: 'Do not disturb', offline: 'Offline' };
 export { STATUS_LABEL };
@@ -76,7 +77,7 @@ export function renderRail(el) {
 export function renderSidebar(el) {
   const gid = state.current.guildId;
   const body = gid === '@me' || !state.guilds.has(gid) ? dmList() : guildList(gid);
-  replace(el, body, userPanel());
+  replace(el, body, voicePanel(), userPanel());
 }
 
 function dmList() {
@@ -109,10 +110,10 @@ function guildList(gid) {
   const chanItem = (c) => {
     const u = state.unread.get(c.id) || { count: 0, mentions: 0 };
     const cp = channelPermissions(c);
-    // Voice channels are listed (and their text chat opens) like text ones;
-    // joining voice belongs to the voice module once the protocol has it.
+    // A voice channel's row opens its text chat and joins its voice
+    // (voice.js); the people in it are listed right under it.
     const glyph = c.kind === 'voice' ? icon('speaker') : '#';
-    return h('li', { class: 'chan-row' },
+    const row = h('li', { class: 'chan-row' },
       link(`/channels/${gid}/${c.id}`, {
         class: `chan${u.count ? ' unread' : ''}`, 'data-key': `c${c.id}`, 'data-kind': c.kind,
         'aria-current': state.current.channelId === c.id ? 'page' : false,
@@ -126,6 +127,9 @@ function guildList(gid) {
           'aria-label': `Settings for ${c.name}`, title: 'Channel settings', onclick: () => showChannelSettings(c.id),
         }, icon('gear'))
         : null);
+    if (c.kind !== 'voice') return row;
+    row.querySelector('a.chan').addEventListener('click', (e) => voiceRowClicked(e, gid, c.id));
+    return [row, voiceUsers(c)];
   };
   const top = all.filter((c) => c.kind !== 'category' && !all.some((p) => p.id === c.parent_id));
   const sections = [h('ul', { class: 'chan-list', 'aria-label': 'Channels' }, top.map(chanItem))];
