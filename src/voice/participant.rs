@@ -35,7 +35,7 @@ use crate::protocol::limits::MAX_VOICE_ADDRS_PER_PARTICIPANT;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Gone {
     /// The `Rtc` reported an error it cannot recover from.
-    #[error("WebRTC error")]
+    #[error("the WebRTC connection was closed by the peer or failed")]
     RtcFailed,
     /// A bug in the WebRTC stack panicked; only this participant is dropped.
     #[error("WebRTC stack panicked")]

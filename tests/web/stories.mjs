@@ -116,13 +116,18 @@ const alice = await person('alice');
 const bob = await person('bob');
 
 // Bob's gateway goes through a route we can cut, to simulate network drops.
-const net = { sockets: [], blocked: false };
+const net = { sockets: [], blocked: false, resumes: 0 };
 await bob.context.routeWebSocket(/\/gateway/, (ws) => {
   if (net.blocked) {
     ws.close({ code: 4000, reason: 'network down (test)' });
     return;
   }
-  ws.connectToServer();
+  const server = ws.connectToServer();
+  // Count RESUMEs (op 6) the page sends; with a handler set, forwarding is ours to do.
+  ws.onMessage((m) => {
+    if (typeof m === 'string' && /"op"\s*:\s*6\b/.test(m)) net.resumes += 1;
+    server.send(m);
+  });
   net.sockets.push(ws);
 });
 
@@ -263,12 +268,15 @@ try {
     await bob.page.goto(guildUrl);
     await seesMessage(bob, 'welcome to the');
     await until(() => bob.page.evaluate(() => !document.querySelector('.conn.on')), 'bob connected');
-    net.sockets.splice(0).forEach((ws) => ws.close({ code: 4000, reason: 'network drop (test)' }));
+    // 4009 leaves the server-side session resumable (4000 would end it), as a real drop does.
+    const resumesBefore = net.resumes;
+    net.sockets.splice(0).forEach((ws) => ws.close({ code: 4009, reason: 'network drop (test)' }));
     await until(() => bob.page.locator('.conn.on', { hasText: 'Reconnecting' }).count(), 'bob sees "reconnecting"', 3000);
     await send(alice, 'while you were away 1');
     await send(alice, 'while you were away 2');
     await until(() => bob.page.evaluate(() => !document.querySelector('.conn.on')), 'bob reconnected');
     await seesMessage(bob, 'while you were away 2');
+    if (net.resumes <= resumesBefore) fail('the client did not RESUME after the drop');
     for (const t of ['while you were away 1', 'while you were away 2', 'hello bob']) {
       const n = await countOf(bob, t);
       if (n !== 1) fail(`"${t}" shown ${n} times`);
