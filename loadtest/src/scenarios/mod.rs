@@ -11,6 +11,7 @@ pub mod connect;
 pub mod fanout;
 pub mod idle;
 pub mod ramp;
+pub mod voice;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub enum Scenario {
     Idle(idle::Args),
     /// Fan-out with the rate stepped up until p99 or deliveries fail a bound.
     Ramp(ramp::Args),
+    /// K voice rooms × M WebRTC peers, a share speaking at 50 packets/s.
+    Voice(voice::Args),
     /// No load: draw one SVG comparing several --json reports.
     Compare(compare::Args),
 }
@@ -57,6 +60,10 @@ pub async fn run(cli: &Cli, nofile: u64) -> anyhow::Result<Report> {
         Scenario::Connect(a) => connect::run(&cli.common, a, nofile).await?,
         Scenario::Idle(a) => idle::run(&cli.common, a, nofile).await?,
         Scenario::Ramp(a) => ramp::run(&cli.common, a, nofile).await?,
+        Scenario::Voice(a) => {
+            only_hearth(&cli.common, "voice")?;
+            voice::run(&cli.common, a, nofile).await?
+        }
         Scenario::Compare(a) => return compare::run(cli.common.svg.as_ref(), a),
     };
     r.started_unix = started;
