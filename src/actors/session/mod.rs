@@ -304,14 +304,21 @@ impl Session {
         }
     }
 
-    fn check_timeouts(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+    /// Close the connection if no HEARTBEAT arrived in time; otherwise wake
+    /// again exactly when the current heartbeat would be overdue. One timer
+    /// per session that fires about once per timeout, not a periodic tick:
+    /// idle sessions cost (almost) nothing between heartbeats.
+    fn arm_heartbeat_check(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
         let timeout = self.heartbeat_interval.mul_f64(crate::protocol::limits::HEARTBEAT_TIMEOUT_FACTOR);
-        if self.last_heartbeat.elapsed() > timeout {
-            return self.close(ctx, CloseCode::SessionTimedOut, "no heartbeat within the timeout");
-        }
-        if matches!(self.state, State::New) && self.connected_at.elapsed() > crate::protocol::limits::IDENTIFY_TIMEOUT {
-            self.close(ctx, CloseCode::NotAuthenticated, "no IDENTIFY within the timeout");
-        }
+        let due = (self.last_heartbeat + timeout).saturating_duration_since(Instant::now());
+        // A millisecond past the deadline, so `elapsed() > timeout` holds when it is really overdue.
+        ctx.run_later(due + Duration::from_millis(1), move |s, ctx| {
+            if s.last_heartbeat.elapsed() > timeout {
+                let _g = s.span.clone().entered();
+                return s.close(ctx, CloseCode::SessionTimedOut, "no heartbeat within the timeout");
+            }
+            s.arm_heartbeat_check(ctx);
+        });
     }
 }
 
@@ -335,10 +342,12 @@ impl Actor for Session {
                 heartbeat_interval: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
             },
         );
-        let tick = (interval / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
-        ctx.run_interval(tick, |s, ctx| {
-            let _g = s.span.clone().entered();
-            s.check_timeouts(ctx)
+        self.arm_heartbeat_check(ctx);
+        ctx.run_later(crate::protocol::limits::IDENTIFY_TIMEOUT, |s, ctx| {
+            if matches!(s.state, State::New) {
+                let _g = s.span.clone().entered();
+                s.close(ctx, CloseCode::NotAuthenticated, "no IDENTIFY within the timeout");
+            }
         });
     }
 
