@@ -192,6 +192,15 @@ impl VoiceRoom {
             if p.drain(now, &mut send, &mut self.drained).is_err() {
                 failed.push(*pid);
             }
+            // str0m packetizes written media on its next timeout, which the
+            // write makes due at once. Feeding it here sends the packet now
+            // instead of at the room's timer (a tokio timer: up to 1 ms later).
+            if p.next_timeout <= now {
+                p.timeout(now);
+                if p.drain(now, &mut send, &mut self.drained).is_err() {
+                    failed.push(*pid);
+                }
+            }
             self.drained.media.clear();
             if !self.drained.learned.is_empty() || !self.drained.forgotten.is_empty() {
                 // Rare: the Rtc switched paths while sending.
