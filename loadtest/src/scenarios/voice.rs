@@ -723,6 +723,9 @@ impl Peer {
         {
             *t.sent.entry(self.user).or_default() += 1;
         }
+        // str0m packetizes written media on its next timeout (due at once):
+        // feed it now, or the frame would wait for the driver's timer (~1 ms).
+        let _ = self.rtc.handle_input(Input::Timeout(now));
     }
 
     /// Poll the `Rtc` until it asks for a timeout.
