@@ -3,78 +3,20 @@
 // Each story is a step of one continuous scenario between two people,
 // alice and bob, in two separate browser contexts.
 
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Run, cliArgs, fail, launch, until } from './harness.mjs';
 
-const BASE = process.argv[2];
-const ARTIFACTS = process.argv[3] || 'web-artifacts';
-const CHROMIUM = process.env.HEARTH_CHROMIUM || '/usr/bin/chromium';
-if (!BASE) {
-  console.error('usage: node stories.mjs <server URL> <artifact dir>');
-  process.exit(2);
-}
-mkdirSync(ARTIFACTS, { recursive: true });
+const { base: BASE, artifacts: ARTIFACTS } = cliArgs('stories.mjs');
+const run = new Run('web stories');
+const browser = await launch();
 
-const results = [];
-const problems = []; // page errors, CSP violations, dialogs: each fails the run
-
-function fail(msg) {
-  throw new Error(msg);
-}
-
-/** Poll `fn` until it returns something truthy. */
-async function until(fn, what, timeout = 10000) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) fail(`timed out waiting for ${what} (last: ${last})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function story(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    results.push([name, true]);
-    console.log(`ok    ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    results.push([name, false]);
-    console.log(`FAIL  ${name}: ${e.stack || e}`);
-    throw e;
-  }
-}
-
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-});
 // playwright-core gives every context its own fresh profile (a new
 // --user-data-dir); nothing is shared between alice and bob.
 
 async function person(name, viewport = { width: 1280, height: 800 }) {
   const context = await browser.newContext({ viewport, colorScheme: 'light' });
   const page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on('console', (m) => {
-    const text = m.text();
-    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(text)) problems.push(`${name}: ${text}`);
-  });
-  page.on('dialog', async (d) => {
-    problems.push(`${name}: unexpected ${d.type()} dialog: ${d.message()}`);
-    await d.dismiss();
-  });
+  run.watch(page, name);
   return { name, context, page };
 }
 
@@ -133,7 +75,7 @@ await bob.context.routeWebSocket(/\/gateway/, (ws) => {
 
 let exitCode = 0;
 try {
-  await story('the client is served with a strict Content-Security-Policy', async () => {
+  await run.story('the client is served with a strict Content-Security-Policy', async () => {
     const res = await alice.page.goto(`${BASE}/`);
     const csp = res.headers()['content-security-policy'] || '';
     for (const part of ["script-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"]) {
@@ -144,7 +86,7 @@ try {
     await until(() => alice.page.url().endsWith('/login'), 'redirect to /login');
   });
 
-  await story('alice signs up and creates a guild with an invite link', async () => {
+  await run.story('alice signs up and creates a guild with an invite link', async () => {
     await alice.page.getByRole('link', { name: 'Create an account' }).click();
     await register(alice, 'alice');
     await alice.page.getByRole('button', { name: 'Create or join a server' }).click();
@@ -162,7 +104,7 @@ try {
     await alice.page.keyboard.press('Escape');
   });
 
-  await story('bob opens the invite link, signs up and joins', async () => {
+  await run.story('bob opens the invite link, signs up and joins', async () => {
     await bob.page.goto(inviteUrl);
     await until(() => bob.page.url().endsWith('/login'), 'bob sent to log in');
     await until(() => bob.page.getByText('accept your invite').count(), 'the invite notice');
@@ -174,12 +116,12 @@ try {
     await until(() => bob.page.url() === guildUrl, `bob in the guild (${bob.page.url()})`);
   });
 
-  await story('both see each other online in the member list', async () => {
+  await run.story('both see each other online in the member list', async () => {
     await until(() => alice.page.getByRole('button', { name: 'bob, Online' }).count(), 'alice sees bob online');
     await until(() => bob.page.getByRole('button', { name: 'alice, Online' }).count(), 'bob sees alice online');
   });
 
-  await story('they chat both ways, with typing, Markdown and mentions', async () => {
+  await run.story('they chat both ways, with typing, Markdown and mentions', async () => {
     await alice.page.locator('#composer').click();
     await alice.page.locator('#composer').pressSequentially('hel');
     await until(async () => (await bob.page.locator('.typing').innerText()).includes('alice is typing'), 'bob sees alice typing');
@@ -202,7 +144,7 @@ try {
     if (groups < 2) fail(`expected two author groups, got ${groups}`);
   });
 
-  await story('hostile messages stay inert text', async () => {
+  await run.story('hostile messages stay inert text', async () => {
     const hostile = [
       '<script>window.__pwned = true</script>',
       '<img src=x onerror="window.__pwned = true">',
@@ -227,7 +169,7 @@ try {
     if ((await pwned(bob)) || (await pwned(alice))) fail('a script ran');
   });
 
-  await story('bob opens a DM with alice from the member list', async () => {
+  await run.story('bob opens a DM with alice from the member list', async () => {
     await bob.page.getByRole('button', { name: 'alice, Online' }).click();
     await bob.page.getByRole('button', { name: 'Message alice' }).click();
     await until(() => bob.page.url().includes('/channels/@me/'), 'the DM to open');
@@ -253,7 +195,7 @@ try {
     await seesMessage(alice, 'psst, a secret');
   });
 
-  await story('a reload keeps the session and the place', async () => {
+  await run.story('a reload keeps the session and the place', async () => {
     const before = alice.page.url();
     await alice.page.reload();
     await seesMessage(alice, 'psst, a secret');
@@ -264,7 +206,7 @@ try {
     await seesMessage(alice, 'welcome to the');
   });
 
-  await story('a dropped connection resumes without duplicates', async () => {
+  await run.story('a dropped connection resumes without duplicates', async () => {
     await bob.page.goto(guildUrl);
     await seesMessage(bob, 'welcome to the');
     await until(() => bob.page.evaluate(() => !document.querySelector('.conn.on')), 'bob connected');
@@ -283,7 +225,7 @@ try {
     }
   });
 
-  await story('a long outage re-identifies, fills the gap from history, and retries a failed send', async () => {
+  await run.story('a long outage re-identifies, fills the gap from history, and retries a failed send', async () => {
     net.blocked = true;
     net.sockets.splice(0).forEach((ws) => ws.close({ code: 4000, reason: 'network drop (test)' }));
     await until(() => bob.page.locator('.conn.on').count(), 'bob sees "reconnecting"', 3000);
@@ -306,7 +248,7 @@ try {
   });
 
   let historyUrl;
-  await story('history loads as you scroll up, each message once', async () => {
+  await run.story('history loads as you scroll up, each message once', async () => {
     const gid = guildUrl.split('/')[4];
     // Sixty messages written straight through REST, as another client would.
     const channelId = await alice.page.evaluate(async (guild) => {
@@ -347,7 +289,7 @@ try {
     }
   });
 
-  await story('roles and channel overwrites from the settings, with the server\'s refusals shown', async () => {
+  await run.story('roles and channel overwrites from the settings, with the server\'s refusals shown', async () => {
     await alice.page.goto(historyUrl);
     await seesMessage(alice, 'old message 60.');
     await alice.page.getByRole('button', { name: 'Server settings' }).click();
@@ -385,7 +327,7 @@ try {
     await seesMessage(bob, 'welcome to the');
   });
 
-  await story('keyboard only: log in, skip to the message box, send', async () => {
+  await run.story('keyboard only: log in, skip to the message box, send', async () => {
     const kbd = await person('alice-keyboard');
     try {
       await kbd.page.goto(`${BASE}/login`);
@@ -416,7 +358,7 @@ try {
     }
   });
 
-  await story('screenshots at 1280×800 and 390×844, no horizontal scrolling', async () => {
+  await run.story('screenshots at 1280×800 and 390×844, no horizontal scrolling', async () => {
     await alice.page.goto(guildUrl);
     await seesMessage(alice, 'typed without a mouse');
     await alice.page.screenshot({ path: join(ARTIFACTS, 'desktop-1280x800-light.png') });
@@ -443,7 +385,7 @@ try {
     await alice.page.keyboard.press('Escape');
   });
 
-  await story('log out forgets the session, also after a reload', async () => {
+  await run.story('log out forgets the session, also after a reload', async () => {
     await alice.page.getByRole('button', { name: 'Log out' }).click();
     await until(() => alice.page.url().endsWith('/login'), 'the log-in page');
     if (await alice.page.evaluate(() => localStorage.getItem('hearth.token'))) fail('token kept');
@@ -452,18 +394,12 @@ try {
     await until(() => bob.page.getByRole('button', { name: 'alice, Offline' }).count(), 'bob sees alice go offline');
   });
 
-  if (problems.length) fail(`problems in the pages:\n  ${problems.join('\n  ')}`);
+  run.checkPages();
   if ((await pwned(alice)) || (await pwned(bob))) fail('an injected script ran');
 } catch (e) {
   exitCode = 1;
-  if (!results.some(([, ok]) => !ok)) console.log(`FAIL  ${e.stack || e}`);
-  for (const p of [alice, bob]) {
-    await p.page.screenshot({ path: join(ARTIFACTS, `failure-${p.name}.png`) }).catch(() => {});
-  }
-  if (problems.length) console.log(`page problems:\n  ${problems.join('\n  ')}`);
+  await run.failed(e, [alice, bob], ARTIFACTS, 'failure-');
 } finally {
   await browser.close();
 }
-const passed = results.filter(([, ok]) => ok).length;
-console.log(`web stories: ${passed} passed, ${results.length - passed} failed`);
-process.exit(exitCode);
+run.exit(exitCode);

@@ -9,68 +9,19 @@
 // deafen, leave, and a third person whose microphone is refused joins
 // listen-only.
 
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Run, cliArgs, fail, launch, sleep, until as untilWithin } from './harness.mjs';
 
-const BASE = process.argv[2];
-const ARTIFACTS = process.argv[3] || 'web-artifacts';
-const CHROMIUM = process.env.HEARTH_CHROMIUM || '/usr/bin/chromium';
-if (!BASE) {
-  console.error('usage: node voice.mjs <server URL> <artifact dir>');
-  process.exit(2);
-}
-mkdirSync(ARTIFACTS, { recursive: true });
+const { base: BASE, artifacts: ARTIFACTS } = cliArgs('voice.mjs');
+const run = new Run('voice stories');
+// WebRTC setup takes longer than page updates: a longer default wait.
+const until = (fn, what, timeout = 15000) => untilWithin(fn, what, timeout);
+const browser = await launch([
+  // A fake microphone (a periodic beep), permission prompts answered yes,
+  // and WebRTC allowed on loopback, where the test server's voice port is.
+  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection',
+]);
 
-const results = [];
-const problems = []; // page errors, CSP violations, dialogs: each fails the run
-
-function fail(msg) {
-  throw new Error(msg);
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Poll `fn` until it returns something truthy. */
-async function until(fn, what, timeout = 15000) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) fail(`timed out waiting for ${what} (last: ${JSON.stringify(last) ?? last})`);
-    await sleep(100);
-  }
-}
-
-async function story(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    results.push([name, true]);
-    console.log(`ok    ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    results.push([name, false]);
-    console.log(`FAIL  ${name}: ${e.stack || e}`);
-    throw e;
-  }
-}
-
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    // A fake microphone (a periodic beep), permission prompts answered yes,
-    // and WebRTC allowed on loopback, where the test server's voice port is.
-    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection',
-  ],
-});
 
 async function person(name, { viewport = { width: 1280, height: 800 }, refuseMic = false } = {}) {
   const context = await browser.newContext({ viewport, colorScheme: 'light' });
@@ -92,15 +43,7 @@ async function person(name, { viewport = { width: 1280, height: 800 }, refuseMic
     net.sockets.push(ws);
   });
   const page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on('console', (m) => {
-    const text = m.text();
-    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(text)) problems.push(`${name}: ${text}`);
-  });
-  page.on('dialog', async (d) => {
-    problems.push(`${name}: unexpected ${d.type()} dialog: ${d.message()}`);
-    await d.dismiss();
-  });
+  run.watch(page, name);
   return { name, context, page, net };
 }
 
@@ -153,7 +96,7 @@ const ids = {};
 
 let exitCode = 0;
 try {
-  await story('alice and bob share a server (sign-up, invite, join)', async () => {
+  await run.story('alice and bob share a server (sign-up, invite, join)', async () => {
     await alice.page.goto(`${BASE}/register`);
     await register(alice, 'alice');
     await alice.page.getByRole('button', { name: 'Create or join a server' }).click();
@@ -177,7 +120,7 @@ try {
     for (const p of [alice, bob]) ids[p.name] = await userId(p);
   });
 
-  await story('both click the voice channel and are connected, listed on both pages', async () => {
+  await run.story('both click the voice channel and are connected, listed on both pages', async () => {
     await voiceRow(alice).click();
     await until(() => alice.page.locator('.voice-panel', { hasText: 'Voice connected' }).count(), 'alice connected');
     // Joining also opens the voice channel's text chat.
@@ -201,7 +144,7 @@ try {
     await until(async () => /Voice connected to General/.test(await alice.page.locator('#voice-announcer').textContent()), 'the join announced');
   });
 
-  await story('each page receives the other\'s audio through the SFU (getStats)', async () => {
+  await run.story('each page receives the other\'s audio through the SFU (getStats)', async () => {
     for (const p of [alice, bob]) {
       await until(async () => {
         const s = await inbound(p);
@@ -217,7 +160,7 @@ try {
     }
   });
 
-  await story('speaking shows as a ring and a wave on the speaker, with text for screen readers', async () => {
+  await run.story('speaking shows as a ring and a wave on the speaker, with text for screen readers', async () => {
     // The fake microphone beeps about once a second: wait for a beep.
     for (const [p, other] of [[alice, 'bob'], [bob, 'alice']]) {
       const who = p.page.locator(`.voice-user.speaking[data-user="${ids[other]}"]`);
@@ -232,7 +175,7 @@ try {
     }
   });
 
-  await story('screenshots with voice connected (1280×800 and 390×844)', async () => {
+  await run.story('screenshots with voice connected (1280×800 and 390×844)', async () => {
     await alice.page.screenshot({ path: join(ARTIFACTS, 'voice-desktop-1280x800-light.png') });
     await alice.page.emulateMedia({ colorScheme: 'dark' });
     await alice.page.screenshot({ path: join(ARTIFACTS, 'voice-desktop-1280x800-dark.png') });
@@ -249,7 +192,7 @@ try {
     await bob.page.setViewportSize({ width: 1280, height: 800 });
   });
 
-  await story('mute stops bob\'s audio reaching alice, and unmute restarts it', async () => {
+  await run.story('mute stops bob\'s audio reaching alice, and unmute restarts it', async () => {
     const mute = bob.page.getByRole('button', { name: 'Mute', exact: true });
     await mute.click();
     const unmute = bob.page.getByRole('button', { name: 'Unmute', exact: true });
@@ -270,7 +213,7 @@ try {
     if (await alice.page.locator(`.voice-user[data-user="${ids.bob}"] .vflag`).count()) fail('bob still shown muted');
   });
 
-  await story('deafen stops audio reaching bob and mutes him; undeafen restores both', async () => {
+  await run.story('deafen stops audio reaching bob and mutes him; undeafen restores both', async () => {
     await bob.page.getByRole('button', { name: 'Deafen', exact: true }).click();
     const undeafen = bob.page.getByRole('button', { name: 'Undeafen', exact: true });
     await until(async () => (await undeafen.getAttribute('aria-pressed')) === 'true', 'Undeafen pressed');
@@ -287,7 +230,7 @@ try {
     await until(async () => (await bob.page.getByRole('button', { name: 'Mute', exact: true }).getAttribute('aria-pressed')) === 'false', 'unmuted again');
   });
 
-  await story('a dropped gateway connection resumes and keeps the same voice connection', async () => {
+  await run.story('a dropped gateway connection resumes and keeps the same voice connection', async () => {
     await until(() => gatewayUp(bob), 'bob connected');
     await bob.page.evaluate(() => { window.__pcBeforeDrop = window.__hearthVoice.pc; });
     dropGateway(bob);
@@ -300,7 +243,7 @@ try {
     if (!(await bob.page.locator('.voice-panel', { hasText: 'Voice connected' }).count())) fail('bob\'s panel changed');
   });
 
-  await story('leave removes bob from the list on alice\'s page and closes his connection', async () => {
+  await run.story('leave removes bob from the list on alice\'s page and closes his connection', async () => {
     await bob.page.getByRole('button', { name: 'Leave voice' }).click();
     await until(async () => !(await voiceNames(alice)).includes('bob'), 'bob gone from alice\'s voice list');
     if (await bob.page.evaluate(() => window.__hearthVoice.pc)) fail('bob still has a peer connection');
@@ -310,7 +253,7 @@ try {
     await until(async () => (await alice.page.locator('#voice-audio audio').count()) === 0, 'alice\'s player for bob removed');
   });
 
-  await story('an outage longer than the resume grace ends voice, and bob is told', async () => {
+  await run.story('an outage longer than the resume grace ends voice, and bob is told', async () => {
     await voiceRow(bob).click();
     await until(() => bob.page.locator('.voice-panel', { hasText: 'Voice connected' }).count(), 'bob back in voice');
     await until(async () => (await voiceNames(alice)).includes('bob'), 'alice sees bob back');
@@ -328,7 +271,7 @@ try {
     if (await bob.page.locator('.voice-panel').count()) fail('the note did not go away');
   });
 
-  await story('a refused microphone is explained, and carol joins listen-only and hears alice', async () => {
+  await run.story('a refused microphone is explained, and carol joins listen-only and hears alice', async () => {
     carol = await person('carol', { refuseMic: true });
     await carol.page.goto(inviteUrl);
     await until(() => carol.page.url().endsWith('/login'), 'carol sent to log in');
@@ -360,7 +303,7 @@ try {
     if ((await carol.page.getByRole('button', { name: 'Unmute', exact: true }).getAttribute('aria-pressed')) !== 'true') fail('unmuted without a microphone');
   });
 
-  await story('keyboard: the voice channel joins with Enter, the panel\'s buttons work with Space', async () => {
+  await run.story('keyboard: the voice channel joins with Enter, the panel\'s buttons work with Space', async () => {
     await carol.page.getByRole('button', { name: 'Leave voice' }).focus();
     await carol.page.keyboard.press('Enter');
     await until(async () => !(await carol.page.locator('.voice-panel:not(.voice-ended)').count()), 'carol left by keyboard');
@@ -375,17 +318,11 @@ try {
     if (!(await carol.page.evaluate(() => document.activeElement?.dataset.key === 'voice-deaf'))) fail('focus lost after the panel redrew');
   });
 
-  if (problems.length) fail(`problems in the pages:\n  ${problems.join('\n  ')}`);
+  run.checkPages();
 } catch (e) {
   exitCode = 1;
-  if (!results.some(([, ok]) => !ok)) console.log(`FAIL  ${e.stack || e}`);
-  for (const p of [alice, bob, carol].filter(Boolean)) {
-    await p.page.screenshot({ path: join(ARTIFACTS, `voice-failure-${p.name}.png`) }).catch(() => {});
-  }
-  if (problems.length) console.log(`page problems:\n  ${problems.join('\n  ')}`);
+  await run.failed(e, [alice, bob, carol], ARTIFACTS, 'voice-failure-');
 } finally {
   await browser.close();
 }
-const passed = results.filter(([, ok]) => ok).length;
-console.log(`voice stories: ${passed} passed, ${results.length - passed} failed`);
-process.exit(exitCode);
+run.exit(exitCode);
