@@ -3,52 +3,12 @@
 //! two seconds through the real load generator, and check that packets were
 //! forwarded, none was lost and the server's own counter agrees.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "support/server.rs"]
+mod support;
 
-struct Server(Child);
+use std::process::Command;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_server(data: &std::path::Path) -> (Server, String) {
-    let exe = std::env::current_exe().expect("test exe path");
-    // target/<profile>/deps/voice_smoke-<hash> → target/<profile>/hearth
-    let bin = exe.parent().and_then(|d| d.parent()).expect("target dir").join("hearth");
-    assert!(bin.exists(), "{} is missing: run `cargo build --bin hearth` first", bin.display());
-    let mut child = Command::new(bin)
-        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1", "--log-level", "warn"])
-        .arg("--data")
-        .arg(data)
-        .args(["--rate-limit-scale", "10000", "--argon2-memory-kib", "256", "--argon2-iterations", "1"])
-        .env("HEARTH_VOICE_BIND", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn hearth");
-    let stdout = child.stdout.take().expect("stdout");
-    let server = Server(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let started = Instant::now();
-    let addr = loop {
-        assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
-        match lines.next() {
-            Some(Ok(l)) => {
-                if let Some(a) = l.strip_prefix("listening on ") {
-                    break a.trim().to_string();
-                }
-            }
-            _ => panic!("server exited before listening"),
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (server, addr)
-}
+use support::start_server;
 
 #[test]
 fn voice_forwards_every_packet() {
