@@ -39,6 +39,14 @@ fn state_of(v: &VoiceUser, user: u64) -> Option<Value> {
         .map(|(_, d)| d.clone())
 }
 
+/// Wait until each user's ICE and DTLS are up, then start them talking.
+async fn connect_and_talk(users: &[&VoiceUser]) {
+    for u in users {
+        eventually(CONNECT, "ICE+DTLS", || u.peer.heard.lock().unwrap().connected).await;
+        u.peer.talk(true);
+    }
+}
+
 /// Wait until `listener` has heard at least `n` more packets from `from` than `base`.
 async fn hears(listener: &VoiceUser, from: u64, base: u64, n: u64) {
     let what = format!("{} hearing {from}", listener.user_id);
@@ -64,10 +72,7 @@ async fn three_people_hear_each_other_and_never_themselves() {
     for u in &users {
         u.voice_state(&g, json!(voice.to_string()), false, false);
     }
-    for u in &users {
-        eventually(CONNECT, "ICE+DTLS", || u.peer.heard.lock().unwrap().connected).await;
-        u.peer.talk(true);
-    }
+    connect_and_talk(&users.iter().collect::<Vec<_>>()).await;
     for l in &users {
         for f in &users {
             if l.user_id != f.user_id {
@@ -129,10 +134,7 @@ async fn mute_and_deafen_stop_forwarding() {
     let (ua, ub) = (voice_user(&s, &a).await, voice_user(&s, &b).await);
     ua.voice_state(&g, v.clone(), false, false);
     ub.voice_state(&g, v.clone(), false, false);
-    for u in [&ua, &ub] {
-        eventually(CONNECT, "ICE+DTLS", || u.peer.heard.lock().unwrap().connected).await;
-        u.peer.talk(true);
-    }
+    connect_and_talk(&[&ua, &ub]).await;
     hears(&ua, b.id, 0, 10).await;
     hears(&ub, a.id, 0, 10).await;
 
@@ -186,10 +188,7 @@ async fn leaving_closing_the_gateway_and_vanishing_clean_up() {
     for u in [&ua, &ub, &uc, &ud] {
         u.voice_state(&g, v.clone(), false, false);
     }
-    for u in [&ua, &ub, &uc, &ud] {
-        eventually(CONNECT, "ICE+DTLS", || u.peer.heard.lock().unwrap().connected).await;
-        u.peer.talk(true);
-    }
+    connect_and_talk(&[&ua, &ub, &uc, &ud]).await;
     hears(&ua, d.id, 0, 5).await;
     assert_eq!(s.metric("hearth_voice_participants").await, 4.0);
     let left = |u: &VoiceUser, who: u64| state_of(u, who).is_some_and(|s| s["channel_id"].is_null());
@@ -236,10 +235,7 @@ async fn garbage_on_the_voice_port_changes_nothing() {
     let (ua, ub) = (voice_user(&s, &a).await, voice_user(&s, &b).await);
     ua.voice_state(&g, v.clone(), false, false);
     ub.voice_state(&g, v.clone(), false, false);
-    for u in [&ua, &ub] {
-        eventually(CONNECT, "ICE+DTLS", || u.peer.heard.lock().unwrap().connected).await;
-        u.peer.talk(true);
-    }
+    connect_and_talk(&[&ua, &ub]).await;
     hears(&ua, b.id, 0, 10).await;
 
     // 20 000 datagrams of every kind a WebRTC port demultiplexes, from an unknown sender.
@@ -301,10 +297,7 @@ async fn permissions_and_limits() {
     ua.voice_state(&g, v.clone(), false, false);
     ub.voice_state(&g, v.clone(), false, false);
     ub.until(WAIT, "jo suppressed", |_| state_of(&ub, b.id).is_some_and(|s| s["suppress"] == true)).await;
-    for u in [&ua, &ub] {
-        eventually(CONNECT, "ICE+DTLS", || u.peer.heard.lock().unwrap().connected).await;
-        u.peer.talk(true);
-    }
+    connect_and_talk(&[&ua, &ub]).await;
     hears(&ub, a.id, 0, 10).await; // the owner has every permission
     assert!(silent(&ua, b.id).await, "a participant without speak was forwarded");
 
@@ -350,10 +343,7 @@ async fn switching_channels_and_guilds_moves_the_user() {
     let (ua, ub, uc) = (voice_user(&s, &a).await, voice_user(&s, &b).await, voice_user(&s, &c).await);
     ua.voice_state(&g, json!(voice1.to_string()), false, false);
     ub.voice_state(&g, json!(voice1.to_string()), false, false);
-    for u in [&ua, &ub] {
-        eventually(CONNECT, "ICE+DTLS", || u.peer.heard.lock().unwrap().connected).await;
-        u.peer.talk(true);
-    }
+    connect_and_talk(&[&ua, &ub]).await;
     hears(&ua, b.id, 0, 10).await;
 
     // Ned moves to Raid: one state update naming the new channel (no "left" in between).
@@ -371,8 +361,7 @@ async fn switching_channels_and_guilds_moves_the_user() {
     assert!(silent(&ua, b.id).await, "Mo still hears Ned from another channel");
     // Oz joins Raid: Ned (on his fresh connection) and Oz hear each other; Mo hears neither.
     uc.voice_state(&g, json!(voice2.to_string()), false, false);
-    eventually(CONNECT, "ICE+DTLS", || uc.peer.heard.lock().unwrap().connected).await;
-    uc.peer.talk(true);
+    connect_and_talk(&[&uc]).await;
     hears(&ub, c.id, 0, 10).await;
     hears(&uc, b.id, 0, 10).await;
     assert_eq!(ua.peer.heard_from(c.id), 0);
