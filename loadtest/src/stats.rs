@@ -228,6 +228,23 @@ impl Shared {
         *self.lock().closes.entry(why.into()).or_default() += 1;
     }
 
+    /// The deliveries section of a report: `window` deliveries counted inside
+    /// the measured window, `sent` messages sent in it, over `wall_s` seconds.
+    pub fn deliveries(&self, window: u64, sent: u64, wall_s: f64) -> crate::report::Deliveries {
+        let (expected, total) = (self.expected.load(Relaxed), self.delivered.load(Relaxed));
+        crate::report::Deliveries {
+            in_window: window,
+            per_s: window as f64 / wall_s,
+            messages_per_s: sent as f64 / wall_s,
+            total,
+            expected,
+            lost: expected.saturating_sub(total),
+            duplicates: self.duplicates.load(Relaxed),
+            unknown: self.unexpected.load(Relaxed),
+            seq_gaps: self.seq_gaps.load(Relaxed),
+        }
+    }
+
     /// Latency over the window, and deliveries received and due for messages sent in it.
     pub fn window_totals(&self) -> (Percentiles, u64, u64) {
         let g = self.lock();

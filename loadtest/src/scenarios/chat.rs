@@ -14,7 +14,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::{check_fds, drain, fill_counts, specs, Fleet};
 use crate::cli::Common;
 use crate::procstat::{self, Mark};
-use crate::report::{Deliveries, Report};
+use crate::report::Report;
 use crate::setup::{self, GuildPlan, Layout};
 use crate::stats::Shared;
 use crate::targets::{Cmd, Rng};
@@ -160,18 +160,7 @@ pub async fn run(c: &Common, a: &Args, nofile: u64) -> anyhow::Result<Report> {
     fill_counts(&mut r, &shared);
     r.time_to_ready = Some(shared.ready_percentiles());
     let window = d1 - d0;
-    let (expected, total) = (shared.expected.load(Relaxed), shared.delivered.load(Relaxed));
-    r.deliveries = Some(Deliveries {
-        in_window: window,
-        per_s: window as f64 / usage.wall_s,
-        messages_per_s: (sent1 - sent0) as f64 / usage.wall_s,
-        total,
-        expected,
-        lost: expected.saturating_sub(total),
-        duplicates: shared.duplicates.load(Relaxed),
-        unknown: shared.unexpected.load(Relaxed),
-        seq_gaps: shared.seq_gaps.load(Relaxed),
-    });
+    r.deliveries = Some(shared.deliveries(window, sent1 - sent0, usage.wall_s));
     r.latency = Some(shared.window_totals().0);
     r.server_cpu_us_per_delivery = usage.server_cpu_s.filter(|_| window > 0).map(|s| s * 1e6 / window as f64);
     r.usage = Some(usage);

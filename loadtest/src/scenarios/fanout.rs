@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::{check_fds, drain, fill_counts, pace, specs, Fleet, Load};
 use crate::cli::{Common, Target};
 use crate::procstat::{self, Mark};
-use crate::report::{Deliveries, Report};
+use crate::report::Report;
 use crate::setup::{self, GuildPlan, Layout};
 use crate::stats::Shared;
 
@@ -132,22 +132,9 @@ pub async fn run(c: &Common, a: &Args, nofile: u64) -> anyhow::Result<Report> {
     };
     fill_counts(&mut r, &shared);
     r.time_to_ready = Some(shared.ready_percentiles());
-    let (lat, in_window, _) = shared.window_totals();
+    let (lat, _, _) = shared.window_totals();
     let window_deliveries = d1 - d0;
-    let expected = shared.expected.load(Relaxed);
-    let total = shared.delivered.load(Relaxed);
-    r.deliveries = Some(Deliveries {
-        in_window: window_deliveries,
-        per_s: window_deliveries as f64 / usage.wall_s,
-        messages_per_s: (sent1 - sent0) as f64 / usage.wall_s,
-        total,
-        expected,
-        lost: expected.saturating_sub(total),
-        duplicates: shared.duplicates.load(Relaxed),
-        unknown: shared.unexpected.load(Relaxed),
-        seq_gaps: shared.seq_gaps.load(Relaxed),
-    });
-    let _ = in_window;
+    r.deliveries = Some(shared.deliveries(window_deliveries, sent1 - sent0, usage.wall_s));
     r.latency = Some(lat);
     r.server_cpu_us_per_delivery =
         usage.server_cpu_s.filter(|_| window_deliveries > 0).map(|s| s * 1e6 / window_deliveries as f64);
