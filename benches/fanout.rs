@@ -29,9 +29,9 @@ use hearth::actors::channel::Send as SendMessage;
 use hearth::actors::hub::{Hub, Readers, SessionRef, WorkerHub};
 use hearth::actors::online::Phase;
 use hearth::actors::session::Session;
-use hearth::actors::Core;
 use hearth::auth::token_hash;
 use hearth::config::Config;
+use hearth::core::Core;
 use hearth::errors::AppError;
 use hearth::model::ids::IdGenerator;
 use hearth::model::{
@@ -220,7 +220,10 @@ async fn send_and_wait(core: &Arc<Core>, sink: &Sink, c: &mut Community) -> Dura
     let addr = core.registry.channel(core, c.channel).unwrap().unwrap();
     sink.expect(c.sessions.len());
     let t = Instant::now();
-    let sent = addr.send(SendMessage { author: c.owner.clone(), content: "x".repeat(100), nonce: None });
+    let sent = addr.send(SendMessage {
+        author: c.owner.clone(),
+        draft: hearth::domain::messages::Draft { content: "x".repeat(100), nonce: None },
+    });
     let (res, ()) = futures_util::join!(sent, sink.done.notified());
     let took = t.elapsed();
     res.unwrap().unwrap();

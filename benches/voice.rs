@@ -32,8 +32,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use futures_util::stream;
 use hearth::actors::hub::{Hub, SessionRef, WorkerHub};
 use hearth::actors::session::{Session, SessionShared};
-use hearth::actors::Core;
 use hearth::config::Config;
+use hearth::core::Core;
 use hearth::model::ids::IdGenerator;
 use hearth::model::Id;
 use hearth::protocol::Encoding;

@@ -9,12 +9,14 @@ use std::time::Duration;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
+use crate::actors::limits::ACTOR_IDLE_TIMEOUT;
 use crate::auth::PasswordCost;
 use crate::protocol::limits::{
-    ACTOR_IDLE_TIMEOUT, HEARTBEAT_INTERVAL, MAX_CONNECTIONS_PER_IP, MAX_OUTBOUND_BYTES, MAX_VOICE_PARTICIPANTS,
+    HEARTBEAT_INTERVAL, MAX_CONNECTIONS_PER_IP, MAX_OUTBOUND_BYTES, MAX_VOICE_PARTICIPANTS,
     MAX_VOICE_ROOM_PARTICIPANTS, RESUME_GRACE,
 };
 
+pub mod cidr;
 mod file;
 
 pub use file::{
@@ -101,7 +103,7 @@ pub struct Config {
     /// whose X-Forwarded-For is believed: behind them, per-IP limits key on the
     /// client address they report. Empty trusts nobody.
     #[arg(long, env = "HEARTH_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDR")]
-    pub trusted_proxies: Vec<crate::http::client_ip::Cidr>,
+    pub trusted_proxies: Vec<cidr::Cidr>,
     /// Serve /metrics, /healthz and /readyz on this separate address (plain
     /// HTTP) instead of on `--bind`.
     #[arg(long, env = "HEARTH_METRICS_BIND", value_name = "ADDR")]

@@ -8,49 +8,94 @@ use crate::model::validate::Invalid;
 use crate::model::Permissions;
 use crate::store::StoreError;
 
-/// Every error code, with its HTTP status and meaning (docs/api.md lists them;
-/// a test keeps the two in step).
-pub const ERROR_CODES: &[(&str, u16, &str)] = &[
-    ("invalid_body", 400, "The body or a field is malformed or out of range"),
-    ("invalid_query", 400, "A query parameter is malformed or out of range"),
-    ("unauthorized", 401, "Missing, malformed, unknown or revoked bearer token"),
-    ("invalid_credentials", 401, "Wrong username or password"),
-    ("account_disabled", 403, "The account was disabled by the server's operator (`hearth admin disable`)"),
-    ("missing_permissions", 403, "You can see the resource but may not do this"),
-    ("hierarchy", 403, "The target role or member is at or above your highest role"),
-    ("forbidden_origin", 403, "The WebSocket upgrade came from a web page whose Origin is not allowed"),
-    ("not_found", 404, "No such route"),
-    ("unknown_user", 404, "No such user"),
-    ("unknown_guild", 404, "No such guild, or you are not a member"),
-    ("unknown_channel", 404, "No such channel, or you may not view it"),
-    ("unknown_message", 404, "No such message in this channel"),
-    ("unknown_role", 404, "No such role in this guild"),
-    ("unknown_member", 404, "No such member in this guild"),
-    ("unknown_invite", 404, "No such invite, or it expired or was used up"),
-    ("unknown_session", 404, "No such login session"),
-    ("method_not_allowed", 405, "The route does not support this method"),
-    ("username_taken", 409, "The username is in use (case-insensitively)"),
-    ("conflict", 409, "The request conflicts with the current state (e.g. already a member)"),
-    ("payload_too_large", 413, "The body is larger than MAX_BODY_BYTES"),
-    ("unsupported_media_type", 415, "Content-Type is neither application/json nor application/msgpack"),
-    ("limit_reached", 422, "A documented count limit was reached (channels, roles, guilds, ...)"),
-    ("not_voice_channel", 400, "The channel is not a voice channel"),
-    ("invalid_sdp", 400, "The SDP answer cannot be parsed or does not fit the offer; a new offer follows"),
-    ("voice_channel_full", 422, "The voice channel has `voice_max_room_participants` participants"),
-    ("voice_server_full", 503, "The server has `voice_max_participants` voice participants"),
-    ("voice_unavailable", 503, "Voice is turned off on this server (`--no-voice`)"),
-    ("rate_limited", 429, "Too many requests; retry after the given time"),
-    ("too_many_connections", 429, "This address has MAX_CONNECTIONS_PER_IP gateway connections open"),
-    ("internal", 500, "Something went wrong on the server; nothing was changed"),
-    ("unavailable", 503, "The server is shutting down"),
-];
+/// Declares [`ErrorCode`] from one table: variant, wire code, HTTP status,
+/// meaning. docs/api.md lists every row; tests/docs_agree.rs checks it.
+macro_rules! error_codes {
+    ($($variant:ident = ($code:literal, $status:literal, $meaning:literal),)*) => {
+        /// Every error code a client can receive.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $(
+                #[doc = $meaning]
+                $variant,
+            )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the documented order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The stable machine-readable code sent to clients.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code,)* }
+            }
+
+            /// The HTTP status that goes with it.
+            pub const fn status(self) -> u16 {
+                match self { $(ErrorCode::$variant => $status,)* }
+            }
+
+            /// What it means, as docs/api.md says.
+            pub const fn meaning(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $meaning,)* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    InvalidBody = ("invalid_body", 400, "The body or a field is malformed or out of range"),
+    InvalidQuery = ("invalid_query", 400, "A query parameter is malformed or out of range"),
+    Unauthorized = ("unauthorized", 401, "Missing, malformed, unknown or revoked bearer token"),
+    InvalidCredentials = ("invalid_credentials", 401, "Wrong username or password"),
+    AccountDisabled = ("account_disabled", 403, "The account was disabled by the server's operator (`hearth admin disable`)"),
+    MissingPermissions = ("missing_permissions", 403, "You can see the resource but may not do this"),
+    Hierarchy = ("hierarchy", 403, "The target role or member is at or above your highest role"),
+    ForbiddenOrigin = ("forbidden_origin", 403, "The WebSocket upgrade came from a web page whose Origin is not allowed"),
+    NotFound = ("not_found", 404, "No such route"),
+    UnknownUser = ("unknown_user", 404, "No such user"),
+    UnknownGuild = ("unknown_guild", 404, "No such guild, or you are not a member"),
+    UnknownChannel = ("unknown_channel", 404, "No such channel, or you may not view it"),
+    UnknownMessage = ("unknown_message", 404, "No such message in this channel"),
+    UnknownRole = ("unknown_role", 404, "No such role in this guild"),
+    UnknownMember = ("unknown_member", 404, "No such member in this guild"),
+    UnknownInvite = ("unknown_invite", 404, "No such invite, or it expired or was used up"),
+    UnknownSession = ("unknown_session", 404, "No such login session"),
+    MethodNotAllowed = ("method_not_allowed", 405, "The route does not support this method"),
+    UsernameTaken = ("username_taken", 409, "The username is in use (case-insensitively)"),
+    Conflict = ("conflict", 409, "The request conflicts with the current state (e.g. already a member)"),
+    PayloadTooLarge = ("payload_too_large", 413, "The body is larger than MAX_BODY_BYTES"),
+    UnsupportedMediaType = ("unsupported_media_type", 415, "Content-Type is neither application/json nor application/msgpack"),
+    LimitReached = ("limit_reached", 422, "A documented count limit was reached (channels, roles, guilds, ...)"),
+    NotVoiceChannel = ("not_voice_channel", 400, "The channel is not a voice channel"),
+    InvalidSdp = ("invalid_sdp", 400, "The SDP answer cannot be parsed or does not fit the offer; a new offer follows"),
+    VoiceChannelFull = ("voice_channel_full", 422, "The voice channel has `voice_max_room_participants` participants"),
+    VoiceServerFull = ("voice_server_full", 503, "The server has `voice_max_participants` voice participants"),
+    VoiceUnavailable = ("voice_unavailable", 503, "Voice is turned off on this server (`--no-voice`)"),
+    RateLimited = ("rate_limited", 429, "Too many requests; retry after the given time"),
+    TooManyConnections = ("too_many_connections", 429, "This address has MAX_CONNECTIONS_PER_IP gateway connections open"),
+    Internal = ("internal", 500, "Something went wrong on the server; nothing was changed"),
+    Unavailable = ("unavailable", 503, "The server is shutting down"),
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
 
 /// An error with a stable code, an HTTP status and a message for humans.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppError {
-    /// Stable machine-readable code (see [`ERROR_CODES`]).
-    pub code: &'static str,
-    /// HTTP status.
+    /// Stable machine-readable code.
+    pub code: ErrorCode,
+    /// HTTP status (the code's, see [`ErrorCode::status`]).
     pub status: u16,
     /// Human-readable explanation.
     pub message: String,
@@ -67,71 +112,74 @@ impl fmt::Display for AppError {
 impl std::error::Error for AppError {}
 
 impl AppError {
-    /// An error with a code from [`ERROR_CODES`].
-    pub fn new(code: &'static str, message: impl Into<String>) -> AppError {
-        let status = ERROR_CODES.iter().find(|(c, _, _)| *c == code).map_or(500, |(_, s, _)| *s);
-        AppError { code, status, message: message.into(), retry_after_ms: None }
+    /// An error with a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> AppError {
+        AppError { code, status: code.status(), message: message.into(), retry_after_ms: None }
     }
 
     /// 400 invalid_body.
     pub fn invalid(message: impl Into<String>) -> AppError {
-        AppError::new("invalid_body", message)
+        AppError::new(ErrorCode::InvalidBody, message)
     }
     /// 401 unauthorized.
     pub fn unauthorized() -> AppError {
-        AppError::new("unauthorized", "a valid bearer token is required")
+        AppError::new(ErrorCode::Unauthorized, "a valid bearer token is required")
     }
     /// 403 account_disabled.
     pub fn account_disabled() -> AppError {
-        AppError::new("account_disabled", "this account is disabled; ask the server's operator")
+        AppError::new(ErrorCode::AccountDisabled, "this account is disabled; ask the server's operator")
     }
     /// 403 missing_permissions, naming what is missing.
     pub fn missing_permissions(needed: Permissions) -> AppError {
-        AppError::new("missing_permissions", format!("missing permission: {}", needed.names().join(", ")))
+        AppError::missing_permissions_msg(format!("missing permission: {}", needed.names().join(", ")))
+    }
+    /// 403 missing_permissions with a message of its own.
+    pub fn missing_permissions_msg(message: impl Into<String>) -> AppError {
+        AppError::new(ErrorCode::MissingPermissions, message)
     }
     /// 403 hierarchy.
     pub fn hierarchy(what: &str) -> AppError {
-        AppError::new("hierarchy", format!("{what} is at or above your highest role"))
+        AppError::new(ErrorCode::Hierarchy, format!("{what} is at or above your highest role"))
     }
     /// 404 unknown_guild.
     pub fn unknown_guild() -> AppError {
-        AppError::new("unknown_guild", "unknown guild")
+        AppError::new(ErrorCode::UnknownGuild, "unknown guild")
     }
     /// 404 unknown_channel.
     pub fn unknown_channel() -> AppError {
-        AppError::new("unknown_channel", "unknown channel")
+        AppError::new(ErrorCode::UnknownChannel, "unknown channel")
     }
     /// 404 unknown_user.
     pub fn unknown_user() -> AppError {
-        AppError::new("unknown_user", "unknown user")
+        AppError::new(ErrorCode::UnknownUser, "unknown user")
     }
     /// 404 unknown_role.
     pub fn unknown_role() -> AppError {
-        AppError::new("unknown_role", "unknown role")
+        AppError::new(ErrorCode::UnknownRole, "unknown role")
     }
     /// 404 unknown_member.
     pub fn unknown_member() -> AppError {
-        AppError::new("unknown_member", "unknown member")
+        AppError::new(ErrorCode::UnknownMember, "unknown member")
     }
     /// 404 unknown_message.
     pub fn unknown_message() -> AppError {
-        AppError::new("unknown_message", "unknown message")
+        AppError::new(ErrorCode::UnknownMessage, "unknown message")
     }
     /// 404 unknown_invite.
     pub fn unknown_invite() -> AppError {
-        AppError::new("unknown_invite", "unknown, expired or used-up invite")
+        AppError::new(ErrorCode::UnknownInvite, "unknown, expired or used-up invite")
     }
     /// 409 conflict.
     pub fn conflict(message: impl Into<String>) -> AppError {
-        AppError::new("conflict", message)
+        AppError::new(ErrorCode::Conflict, message)
     }
     /// 422 limit_reached.
     pub fn limit(message: impl Into<String>) -> AppError {
-        AppError::new("limit_reached", message)
+        AppError::new(ErrorCode::LimitReached, message)
     }
     /// 500 internal (details go to the log, not the client).
     pub fn internal() -> AppError {
-        AppError::new("internal", "internal error")
+        AppError::new(ErrorCode::Internal, "internal error")
     }
 }
 
@@ -144,7 +192,7 @@ impl From<Invalid> for AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Closed => AppError::new("unavailable", "the server is shutting down"),
+            StoreError::Closed => AppError::new(ErrorCode::Unavailable, "the server is shutting down"),
             other => {
                 tracing::error!(error = %other, "store error");
                 AppError::internal()
@@ -156,7 +204,7 @@ impl From<StoreError> for AppError {
 impl From<actix::MailboxError> for AppError {
     fn from(e: actix::MailboxError) -> Self {
         tracing::warn!(error = %e, "actor mailbox error");
-        AppError::new("unavailable", "the target is restarting; retry")
+        AppError::new(ErrorCode::Unavailable, "the target is restarting; retry")
     }
 }
 
@@ -165,13 +213,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_are_unique_and_statuses_sane() {
+    fn codes_are_unique_snake_case_and_statuses_sane() {
         let mut seen = std::collections::HashSet::new();
-        for (c, s, _) in ERROR_CODES {
-            assert!(seen.insert(*c), "duplicate {c}");
-            assert!((400..600).contains(s));
+        for c in ErrorCode::ALL {
+            assert!(seen.insert(c.as_str()), "duplicate {c}");
+            assert!(c.as_str().chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'), "{c}");
+            assert!((400..600).contains(&c.status()));
+            assert!(!c.meaning().is_empty());
         }
         assert_eq!(AppError::unknown_channel().status, 404);
-        assert_eq!(AppError::new("no_such_code", "x").status, 500);
+        assert_eq!(serde_json::to_string(&ErrorCode::RateLimited).unwrap(), "\"rate_limited\"");
     }
 }

@@ -110,12 +110,16 @@ pub static RATE_LIMITED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
     .unwrap_or_else(|_| unreachable_metric("hearth_rate_limited_total"));
     let _ = REGISTRY.register(Box::new(c.clone()));
-    // Every rule shows (at 0) before its first hit.
-    for rule in crate::ratelimit::RULES {
-        let _ = c.with_label_values(&[rule.name]);
-    }
     c
 });
+
+/// Make each rate-limit rule show (at 0) before its first hit. The limiter
+/// calls this with its rule names, so this module needs none of its own.
+pub fn register_rate_limit_rules<'a>(rules: impl IntoIterator<Item = &'a str>) {
+    for rule in rules {
+        let _ = RATE_LIMITED.with_label_values(&[rule]);
+    }
+}
 /// Voice rooms (voice channels with at least one participant).
 pub static VOICE_ROOMS: LazyLock<IntGauge> =
     LazyLock::new(|| gauge("hearth_voice_rooms", "Voice rooms with at least one participant"));

@@ -9,7 +9,7 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::errors::AppError;
+use crate::errors::{AppError, ErrorCode};
 use crate::model::Id;
 
 /// A token bucket: `burst` requests at once, refilled by one every `every`.
@@ -78,7 +78,7 @@ pub fn check_direct(l: &DefaultDirectRateLimiter) -> Result<(), Duration> {
 /// The 429 error for a rule (counted in `hearth_rate_limited_total`).
 pub fn limited(rule: Rule, retry: Duration) -> AppError {
     crate::metrics::RATE_LIMITED.with_label_values(&[rule.name]).inc();
-    let mut e = AppError::new("rate_limited", format!("rate limited ({}); retry later", rule.name));
+    let mut e = AppError::new(ErrorCode::RateLimited, format!("rate limited ({}); retry later", rule.name));
     e.retry_after_ms = Some(u64::try_from(retry.as_millis()).unwrap_or(u64::MAX).max(1));
     e
 }
@@ -120,6 +120,7 @@ pub struct Limits {
 impl Limits {
     /// Limiters for every rule, scaled by `scale`.
     pub fn new(scale: f64) -> Limits {
+        crate::metrics::register_rate_limit_rules(RULES.iter().map(|r| r.name));
         Limits {
             message_sends: Keyed::new(MESSAGE_SENDS, scale),
             typing: Keyed::new(TYPING, scale),
@@ -188,7 +189,7 @@ mod tests {
             assert!(l.message_send(u, c).is_ok());
         }
         let e = l.message_send(u, c).unwrap_err();
-        assert_eq!(e.code, "rate_limited");
+        assert_eq!(e.code, ErrorCode::RateLimited);
         assert_eq!(e.status, 429);
         let retry = e.retry_after_ms.unwrap();
         assert!(retry > 0 && retry <= 1000, "{retry}");

@@ -9,8 +9,8 @@ use actix_web::{middleware, web, App, HttpServer};
 
 use crate::actors::hub::{Hub, WorkerHub};
 use crate::actors::session::Kick;
-use crate::actors::Core;
 use crate::config::Config;
+use crate::core::Core;
 use crate::model::ids::IdGenerator;
 use crate::store::Store;
 

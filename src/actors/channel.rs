@@ -12,9 +12,10 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use super::guild::{Attach, Detach, GuildActor};
 use super::hub::{Readers, SessionRef};
-use super::Core;
+use crate::core::Core;
+use crate::domain::access;
+use crate::domain::messages::{self, Draft};
 use crate::errors::AppError;
 use crate::metrics;
 use crate::model::snapshot::GuildSnapshot;
@@ -29,7 +30,7 @@ pub struct ChannelActor {
     core: Arc<Core>,
     channel: Channel,
     /// For guild channels: the guild's snapshot and this channel's readers.
-    guild: Option<(Arc<GuildSnapshot>, Readers, Addr<GuildActor>)>,
+    guild: Option<(Arc<GuildSnapshot>, Readers, Recipient<Detach>)>,
     /// Messages written but not yet published, by id (None = still committing).
     pending: BTreeMap<Id, Option<ChatMessage>>,
     /// Slow mode: when each user last sent here.
@@ -57,22 +58,8 @@ impl ChannelActor {
                 Some(c) => snap.channel_permissions(user, c),
                 None => Permissions::NONE,
             },
-            None if self.channel.guild_id.is_none() && self.channel.recipients.contains(&user) => {
-                Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES | Permissions::READ_MESSAGE_HISTORY
-            }
-            None => Permissions::NONE,
+            None => access::dm_permissions(&self.channel, user),
         }
-    }
-
-    fn check(&self, user: Id, needed: Permissions) -> Result<(), AppError> {
-        let p = self.permissions(user);
-        if !p.contains(Permissions::VIEW_CHANNEL) {
-            return Err(AppError::unknown_channel());
-        }
-        if !p.contains(needed) {
-            return Err(AppError::missing_permissions(needed));
-        }
-        Ok(())
     }
 
     /// The sessions that receive this channel's events now.
@@ -83,27 +70,21 @@ impl ChannelActor {
         }
     }
 
-    /// Rate limits on sending: MESSAGE_SENDS per user here, then slow mode.
+    /// Rate limits on sending: slow mode, then MESSAGE_SENDS per user here.
     fn pace(&mut self, user: Id) -> Result<(), AppError> {
         let every = self.channel.rate_limit_per_user;
-        let exempt = Permissions::MANAGE_MESSAGES | Permissions::MANAGE_CHANNELS;
-        if every == 0 || self.permissions(user).intersects(exempt) {
-            return self.core.limits.message_send(user, self.channel.id);
-        }
+        let exempt = messages::slow_mode_exempt(self.permissions(user));
         let now = std::time::Instant::now();
-        let wait = std::time::Duration::from_secs(u64::from(every));
-        if let Some(last) = self.last_sent.get(&user) {
-            let since = now.duration_since(*last);
-            if since < wait {
-                let mut e = AppError::new("rate_limited", format!("slow mode: one message per {every} s"));
-                e.retry_after_ms = Some(u64::try_from((wait - since).as_millis()).unwrap_or(u64::MAX).max(1));
-                return Err(e);
-            }
+        if let Some(wait) = messages::slow_mode_wait(every, exempt, self.last_sent.get(&user).copied(), now) {
+            return Err(messages::slow_mode_error(every, wait));
         }
         self.core.limits.message_send(user, self.channel.id)?;
-        self.last_sent.insert(user, now);
-        if self.last_sent.len() > 10_000 {
-            self.last_sent.retain(|_, t| now.duration_since(*t) < wait);
+        if every > 0 && !exempt {
+            self.last_sent.insert(user, now);
+            if self.last_sent.len() > 10_000 {
+                let window = std::time::Duration::from_secs(u64::from(every));
+                self.last_sent.retain(|_, t| now.duration_since(*t) < window);
+            }
         }
         Ok(())
     }
@@ -129,7 +110,7 @@ impl Actor for ChannelActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         metrics::CHANNEL_ACTORS.inc();
-        ctx.set_mailbox_capacity(crate::protocol::limits::INTERNAL_MAILBOX_CAPACITY);
+        ctx.set_mailbox_capacity(crate::actors::limits::INTERNAL_MAILBOX_CAPACITY);
         if let Some(gid) = self.channel.guild_id {
             // Nothing is handled before the guild answered: sends wait in the mailbox.
             let guild = match self.core.registry.guild(&self.core, gid) {
@@ -145,7 +126,7 @@ impl Actor for ChannelActor {
                     if let Some(c) = snap.channel(act.channel.id) {
                         act.channel = c.clone();
                     }
-                    act.guild = Some((snap, readers, guild));
+                    act.guild = Some((snap, readers, guild.recipient()));
                 }
                 _ => ctx.stop(),
             }));
@@ -173,6 +154,26 @@ impl Actor for ChannelActor {
     fn stopped(&mut self, _: &mut Self::Context) {
         metrics::CHANNEL_ACTORS.dec();
     }
+}
+
+/// A channel actor of this guild started and wants its access data.
+#[derive(Message)]
+#[rtype(result = "Option<(Arc<GuildSnapshot>, Readers)>")]
+pub struct Attach {
+    /// The channel.
+    pub channel_id: Id,
+    /// Its actor.
+    pub addr: Addr<ChannelActor>,
+}
+
+/// A channel actor of this guild stopped.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Detach {
+    /// The channel.
+    pub channel_id: Id,
+    /// The actor that stopped.
+    pub addr: Addr<ChannelActor>,
 }
 
 /// New access data from the guild.
@@ -265,10 +266,8 @@ impl Handler<ReloadDm> for ChannelActor {
 pub struct Send {
     /// The author.
     pub author: User,
-    /// Validated content.
-    pub content: String,
-    /// Client nonce.
-    pub nonce: Option<String>,
+    /// Validated content and nonce.
+    pub draft: Draft,
 }
 
 impl Handler<Send> for ChannelActor {
@@ -276,7 +275,8 @@ impl Handler<Send> for ChannelActor {
 
     fn handle(&mut self, msg: Send, _: &mut Context<Self>) -> Self::Result {
         self.last_activity = std::time::Instant::now();
-        if let Err(e) = self.check(msg.author.id, Permissions::SEND_MESSAGES).and_then(|()| self.pace(msg.author.id)) {
+        let allowed = messages::check_send(self.permissions(msg.author.id)).and_then(|()| self.pace(msg.author.id));
+        if let Err(e) = allowed {
             return Box::pin(actix::fut::ready(Err(e)));
         }
         let id = self.core.store.ids().next();
@@ -285,8 +285,8 @@ impl Handler<Send> for ChannelActor {
             channel_id: self.channel.id,
             guild_id: self.channel.guild_id,
             author: Author::from(&msg.author),
-            content: msg.content,
-            nonce: msg.nonce,
+            content: msg.draft.content,
+            nonce: msg.draft.nonce,
             created_at: id.timestamp_ms(),
         };
         self.pending.insert(id, None);
@@ -326,7 +326,7 @@ impl Handler<Typing> for ChannelActor {
     type Result = Result<(), AppError>;
 
     fn handle(&mut self, msg: Typing, _: &mut Context<Self>) -> Self::Result {
-        self.check(msg.user_id, Permissions::SEND_MESSAGES)?;
+        messages::check_send(self.permissions(msg.user_id))?;
         self.core.limits.typing(msg.user_id, self.channel.id)?;
         self.last_activity = std::time::Instant::now();
         let ev = TypingStart {

@@ -171,7 +171,7 @@ impl Actor for Hub {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         // Deliveries come from every channel; never make them wait.
-        ctx.set_mailbox_capacity(crate::protocol::limits::INTERNAL_MAILBOX_CAPACITY);
+        ctx.set_mailbox_capacity(crate::actors::limits::INTERNAL_MAILBOX_CAPACITY);
         tracing::debug!(worker = self.worker, "hub started");
     }
 }
@@ -205,8 +205,8 @@ mod tests {
 
     use super::*;
     use crate::actors::session::Session;
-    use crate::actors::Core;
     use crate::config::Config;
+    use crate::core::Core;
     use crate::model::ids::IdGenerator;
     use crate::store::Store;
 

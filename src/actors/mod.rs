@@ -1,55 +1,12 @@
 //! The actors: one per gateway session, per active channel and per active
-//! guild, plus one delivery hub per worker thread. They share a [`Core`].
+//! guild, plus one delivery hub per worker thread. They share a [`crate::core::Core`].
 
 pub mod channel;
+pub mod effects;
 pub mod guild;
 pub mod hub;
+pub mod limits;
 pub mod online;
 pub mod registry;
 pub mod session;
 pub mod voice_room;
-
-use std::sync::Arc;
-
-use crate::config::Config;
-use crate::store::Store;
-
-/// What every actor and HTTP handler shares.
-pub struct Core {
-    /// The database.
-    pub store: Store,
-    /// Live sessions by user.
-    pub online: online::Online,
-    /// Live channel and guild actors.
-    pub registry: registry::Registry,
-    /// The effective configuration.
-    pub config: Config,
-    /// Rate limiters.
-    pub limits: crate::ratelimit::Limits,
-    /// What `/readyz` reports (accepting, storage writable).
-    pub readiness: crate::http::meta::Readiness,
-    /// The voice socket and SFU state (`None` with `--no-voice`).
-    pub voice: Option<Arc<crate::voice::VoiceNet>>,
-}
-
-impl Core {
-    /// Assemble the core. Must be called inside a running actix system.
-    pub fn new(store: Store, config: Config) -> Arc<Core> {
-        Self::with_voice(store, config, None)
-    }
-
-    /// Assemble the core with a started voice socket.
-    pub fn with_voice(store: Store, config: Config, voice: Option<Arc<crate::voice::VoiceNet>>) -> Arc<Core> {
-        let threads = config.workers.max(1);
-        let limits = crate::ratelimit::Limits::new(config.rate_limit_scale);
-        Arc::new(Core {
-            store,
-            online: online::Online::default(),
-            registry: registry::Registry::new(threads),
-            config,
-            limits,
-            readiness: crate::http::meta::Readiness::default(),
-            voice,
-        })
-    }
-}

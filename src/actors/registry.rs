@@ -12,7 +12,7 @@ use dashmap::DashMap;
 
 use super::channel::ChannelActor;
 use super::guild::GuildActor;
-use super::Core;
+use crate::core::Core;
 use crate::model::Id;
 use crate::store::{Read, StoreError};
 

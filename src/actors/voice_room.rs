@@ -17,7 +17,7 @@ use str0m::media::MediaData;
 
 use super::guild::{GuildActor, VoiceLeft};
 use super::hub::{dispatch_to, SessionRef};
-use crate::errors::AppError;
+use crate::errors::{AppError, ErrorCode};
 use crate::metrics;
 use crate::model::Id;
 use crate::protocol::events::{event, VoiceOffer, VoiceSpeaking, VoiceStream};
@@ -417,7 +417,7 @@ impl Handler<Answer> for VoiceRoom {
         let p = self
             .parts
             .get_mut(&msg.pid)
-            .ok_or_else(|| AppError::new("conflict", "this session is not in that voice channel"))?;
+            .ok_or_else(|| AppError::new(ErrorCode::Conflict, "this session is not in that voice channel"))?;
         let res = p.accept_answer(msg.revision, &msg.sdp, &others, now);
         let result = match res {
             Ok(next) => {
@@ -426,9 +426,10 @@ impl Handler<Answer> for VoiceRoom {
                 }
                 Ok(())
             }
-            Err(AnswerError::Stale(r)) => {
-                Err(AppError::new("conflict", format!("offer revision {r} is not the one waiting for an answer")))
-            }
+            Err(AnswerError::Stale(r)) => Err(AppError::new(
+                ErrorCode::Conflict,
+                format!("offer revision {r} is not the one waiting for an answer"),
+            )),
             Err(AnswerError::Invalid(why)) => {
                 let established = self.parts.get(&msg.pid).is_some_and(Participant::established);
                 if established {
@@ -440,7 +441,7 @@ impl Handler<Answer> for VoiceRoom {
                 } else {
                     self.remove(msg.pid, Some(format!("invalid first answer: {why}")), ctx);
                 }
-                Err(AppError::new("invalid_sdp", why))
+                Err(AppError::new(ErrorCode::InvalidSdp, why))
             }
         };
         self.settle(msg.pid, now, ctx);

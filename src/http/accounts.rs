@@ -6,14 +6,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{Body, Caller};
-use crate::actors::guild::Change;
 use crate::actors::hub::dispatch_to;
-use crate::actors::Core;
 use crate::auth::{hash_password, new_token, token_hash, verify_password};
-use crate::errors::AppError;
+use crate::core::Core;
+use crate::domain::{Change, Effect, Effects};
+use crate::errors::{AppError, ErrorCode};
+use crate::model::limits::MAX_TOKENS_PER_USER;
 use crate::model::{validate, Id, TokenRecord, User, UserRecord};
 use crate::protocol::events::event;
-use crate::protocol::limits::MAX_TOKENS_PER_USER;
 use crate::store::{Read, Write};
 use crate::util::now_ms;
 
@@ -69,7 +69,7 @@ async fn register(core: Core_, req: HttpRequest, Body(b): Body<Register>) -> Res
     let display_name = validate::display_name("display_name", b.display_name.as_deref())?;
     let key = validate::username_key(&username);
     if core.store.read()?.user_id_by_name(&key)?.is_some() {
-        return Err(AppError::new("username_taken", "that username is taken"));
+        return Err(AppError::new(ErrorCode::UsernameTaken, "that username is taken"));
     }
     let password_hash = hash(&core, b.password).await?;
     let id = core.store.ids().next();
@@ -79,7 +79,7 @@ async fn register(core: Core_, req: HttpRequest, Body(b): Body<Register>) -> Res
         .write(move |w| {
             // Checked again inside the write: two registrations may race.
             if w.user_id_by_name(&key)?.is_some() {
-                return Err(AppError::new("username_taken", "that username is taken"));
+                return Err(AppError::new(ErrorCode::UsernameTaken, "that username is taken"));
             }
             w.put_user(&rec, &key)?;
             Ok(())
@@ -109,7 +109,7 @@ const DUMMY_PHC: &str =
 
 async fn login(core: Core_, req: HttpRequest, Body(b): Body<Login>) -> Result<HttpResponse, AppError> {
     core.limits.login(peer_ip(&req), &validate::username_key(&b.username))?;
-    let bad = || AppError::new("invalid_credentials", "wrong username or password");
+    let bad = || AppError::new(ErrorCode::InvalidCredentials, "wrong username or password");
     let rec = {
         let r = core.store.read()?;
         match r.user_id_by_name(&validate::username_key(&b.username))? {
@@ -165,7 +165,7 @@ async fn revoke(core: &Arc<Core>, user: Id, token_id: Id) -> Result<(), AppError
             let (_, hash) = tokens
                 .into_iter()
                 .find(|(id, _)| *id == token_id)
-                .ok_or_else(|| AppError::new("unknown_session", "unknown login session"))?;
+                .ok_or_else(|| AppError::new(ErrorCode::UnknownSession, "unknown login session"))?;
             w.delete_token(user, token_id, &hash)?;
             Ok::<_, AppError>(())
         })
@@ -181,7 +181,7 @@ async fn me(caller: Caller) -> HttpResponse {
 #[derive(Deserialize)]
 struct UpdateMe {
     /// Absent: unchanged; null or "": cleared.
-    #[serde(default, deserialize_with = "super::extract::present")]
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     display_name: Option<Option<String>>,
 }
 
@@ -204,9 +204,9 @@ async fn update_me(core: Core_, caller: Caller, Body(b): Body<UpdateMe>) -> Resu
         })
         .await?;
     dispatch_to(&core.online.sessions(uid), event::USER_UPDATE, &user);
-    for g in core.store.read()?.user_guild_ids(uid)? {
-        super::access::reload(&core, g, Change::Member(uid)).await;
-    }
+    let guilds = core.store.read()?.user_guild_ids(uid)?;
+    let effects = Effects(guilds.into_iter().map(|g| Effect::Guild(g, Change::Member(uid))).collect());
+    crate::actors::effects::deliver(&core, effects).await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -223,7 +223,7 @@ async fn change_password(core: Core_, caller: Caller, Body(b): Body<ChangePasswo
     let (pw, phc) = (b.current_password, current.password_hash);
     let ok = web::block(move || verify_password(&pw, &phc)).await.map_err(|_| AppError::internal())?;
     if !ok {
-        return Err(AppError::new("invalid_credentials", "current password is wrong"));
+        return Err(AppError::new(ErrorCode::InvalidCredentials, "current password is wrong"));
     }
     let new_hash = hash(&core, b.new_password).await?;
     let keep = caller.token.id;

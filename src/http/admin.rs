@@ -22,8 +22,8 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use rand::RngCore;
 
-use crate::actors::Core;
-use crate::errors::AppError;
+use crate::core::Core;
+use crate::errors::{AppError, ErrorCode};
 use crate::store::backup::{self, BackupError, Manifest, RemoveOnDrop};
 
 /// File in the data dir holding the admin token.
@@ -109,7 +109,7 @@ impl Drop for Busy {
 /// `POST /admin/backup`: stream a consistent snapshot of the database.
 pub async fn backup(req: HttpRequest, core: web::Data<Arc<Core>>) -> Result<HttpResponse, AppError> {
     if !is_local(&req) {
-        return Err(AppError::new("not_found", "no such route"));
+        return Err(AppError::new(ErrorCode::NotFound, "no such route"));
     }
     let expected = read_token(&core.config.data.join(ADMIN_TOKEN_FILE)).map_err(|e| {
         tracing::warn!(error = %e, "admin request refused: no admin token");

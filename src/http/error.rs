@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::errors::AppError;
+use crate::errors::{AppError, ErrorCode};
 
 #[derive(Serialize)]
 struct Body<'a> {
@@ -25,16 +25,16 @@ impl ResponseError for AppError {
             // Retry-After is in whole seconds, rounded up.
             r.insert_header((actix_web::http::header::RETRY_AFTER, ms.div_ceil(1000).to_string()));
         }
-        r.json(Body { code: self.code, message: &self.message, retry_after_ms: self.retry_after_ms })
+        r.json(Body { code: self.code.as_str(), message: &self.message, retry_after_ms: self.retry_after_ms })
     }
 }
 
 /// The answer for unknown routes.
 pub async fn not_found() -> Result<HttpResponse, AppError> {
-    Err(AppError::new("not_found", "no such route"))
+    Err(AppError::new(ErrorCode::NotFound, "no such route"))
 }
 
 /// The answer for a known route with an unsupported method.
 pub async fn method_not_allowed() -> Result<HttpResponse, AppError> {
-    Err(AppError::new("method_not_allowed", "this route does not support that method"))
+    Err(AppError::new(ErrorCode::MethodNotAllowed, "this route does not support that method"))
 }

@@ -9,9 +9,9 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
-use crate::actors::Core;
 use crate::auth::token_hash;
-use crate::errors::AppError;
+use crate::core::Core;
+use crate::errors::{AppError, ErrorCode};
 use crate::logging::Redacted;
 use crate::model::{TokenRecord, User};
 use crate::protocol::limits::MAX_BODY_BYTES;
@@ -72,7 +72,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
             "application/msgpack" | "application/x-msgpack" | "application/vnd.msgpack" => true,
             other => {
                 let e = AppError::new(
-                    "unsupported_media_type",
+                    ErrorCode::UnsupportedMediaType,
                     format!("Content-Type {other} is not supported; use application/json or application/msgpack"),
                 );
                 return Box::pin(async move { Err(e) });
@@ -85,7 +85,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
             .and_then(|v| v.parse::<usize>().ok());
         let mut payload = payload.take();
         Box::pin(async move {
-            let too_large = || AppError::new("payload_too_large", format!("body larger than {MAX_BODY_BYTES} bytes"));
+            let too_large =
+                || AppError::new(ErrorCode::PayloadTooLarge, format!("body larger than {MAX_BODY_BYTES} bytes"));
             if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
                 return Err(too_large());
             }
@@ -107,14 +108,4 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
             parsed.map(Body).map_err(|e| AppError::invalid(format!("invalid body: {e}")))
         })
     }
-}
-
-/// For `#[serde(default, deserialize_with = "present")]` on `Option<Option<T>>`
-/// fields: absent → None (unchanged), null → Some(None) (cleared), value → Some(Some(v)).
-pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    Ok(Some(<Option<T> as serde::Deserialize>::deserialize(d)?))
 }

@@ -9,8 +9,8 @@ use actix_web_actors::ws;
 
 use crate::actors::hub::WorkerHub;
 use crate::actors::session::Session;
-use crate::actors::Core;
-use crate::errors::AppError;
+use crate::core::Core;
+use crate::errors::{AppError, ErrorCode};
 use crate::protocol::limits::MAX_FRAME_BYTES;
 use crate::protocol::{CloseCode, Encoding, PROTOCOL_VERSION};
 
@@ -31,10 +31,14 @@ pub async fn upgrade(
     let ip = super::client_ip::of_request(req.peer_addr(), req.headers(), &core.config.trusted_proxies);
     let header = |name| req.headers().get(name).and_then(|v: &actix_web::http::header::HeaderValue| v.to_str().ok());
     if !super::origin::allowed(header(header::ORIGIN), header(header::HOST), &core.config.allowed_origins) {
-        return Err(AppError::new("forbidden_origin", "this web origin may not open gateway connections").into());
+        return Err(
+            AppError::new(ErrorCode::ForbiddenOrigin, "this web origin may not open gateway connections").into()
+        );
     }
     let Some(slot) = core.online.connection_slot(ip, core.config.max_connections_per_ip) else {
-        return Err(AppError::new("too_many_connections", "too many gateway connections from this address").into());
+        return Err(
+            AppError::new(ErrorCode::TooManyConnections, "too many gateway connections from this address").into()
+        );
     };
     let mut session = Session::new(
         core.get_ref().clone(),

@@ -1,19 +1,16 @@
-//! Members: list (paged), get, update (nickname, roles), kick.
+//! Members: list (paged), get, update (nickname, roles, voice), role grants,
+//! kick. The rules are in [`crate::domain::members`].
 
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
 
-use super::access::{self, GuildAccess};
 use super::extract::{Body, Caller};
-use crate::actors::guild::Change;
-use crate::actors::Core;
+use crate::actors::effects::deliver;
+use crate::core::Core;
+use crate::domain::members::{self, MemberPage, MemberPatch};
 use crate::errors::AppError;
-use crate::model::permissions::can_manage_member;
-use crate::model::{validate, Id, Permissions};
-use crate::protocol::limits::MAX_MEMBERS_PAGE;
-use crate::store::{Read, Write};
+use crate::model::Id;
 
 /// Routes of this module.
 pub fn routes(cfg: &mut super::Routes<'_>) {
@@ -27,213 +24,48 @@ pub fn routes(cfg: &mut super::Routes<'_>) {
 
 type CoreData = web::Data<Arc<Core>>;
 
-#[derive(Deserialize)]
-struct Page {
-    limit: Option<u32>,
-    after: Option<Id>,
-}
-
 async fn list(
     core: CoreData,
     caller: Caller,
     path: web::Path<Id>,
-    q: web::Query<Page>,
+    q: web::Query<MemberPage>,
 ) -> Result<HttpResponse, AppError> {
-    let gid = path.into_inner();
-    let r = core.store.read()?;
-    GuildAccess::load(&r, gid, caller.user.id)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=MAX_MEMBERS_PAGE).contains(&limit) {
-        return Err(AppError::new("invalid_query", format!("limit must be 1–{MAX_MEMBERS_PAGE}")));
-    }
-    Ok(HttpResponse::Ok().json(r.members(gid, q.after, limit as usize)?))
+    Ok(HttpResponse::Ok().json(members::list(&core.store.read()?, caller.user.id, path.into_inner(), &q)?))
 }
 
 async fn get(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Result<HttpResponse, AppError> {
     let (gid, uid) = path.into_inner();
-    let r = core.store.read()?;
-    GuildAccess::load(&r, gid, caller.user.id)?;
-    let m = r.member(gid, uid)?.ok_or_else(AppError::unknown_member)?;
-    Ok(HttpResponse::Ok().json(m))
-}
-
-#[derive(Deserialize)]
-struct UpdateMember {
-    /// Absent: unchanged; null or "": cleared.
-    #[serde(default, deserialize_with = "super::extract::present")]
-    nick: Option<Option<String>>,
-    roles: Option<Vec<Id>>,
-    /// Server mute in voice (mute_members).
-    mute: Option<bool>,
-    /// Server deafen in voice (deafen_members).
-    deaf: Option<bool>,
-    /// null: disconnect the member from voice (move_members).
-    #[serde(default, deserialize_with = "super::extract::present")]
-    channel_id: Option<Option<Id>>,
-}
-
-/// Check that the caller may set `target`'s roles from `old` to `new`.
-fn check_role_change(ga: &GuildAccess, target: Id, old: &[Id], new: &[Id]) -> Result<(), AppError> {
-    ga.require(Permissions::MANAGE_ROLES)?;
-    let target_is_self = target == ga.user;
-    if !target_is_self && !can_manage_member(&ga.perms(), ga.user, &ga.member_roles, target, old) {
-        return Err(AppError::hierarchy("that member"));
-    }
-    let changed = old.iter().filter(|r| !new.contains(r)).chain(new.iter().filter(|r| !old.contains(r)));
-    for rid in changed {
-        let role = ga.roles.iter().find(|r| r.id == *rid).ok_or_else(AppError::unknown_role)?;
-        if role.id == ga.guild.id {
-            return Err(AppError::invalid("@everyone cannot be assigned; every member has it"));
-        }
-        ga.require_above(role.position, &format!("role {}", role.name))?;
-    }
-    Ok(())
+    Ok(HttpResponse::Ok().json(members::get(&core.store.read()?, caller.user.id, gid, uid)?))
 }
 
 async fn update(
     core: CoreData,
     caller: Caller,
     path: web::Path<(Id, Id)>,
-    Body(b): Body<UpdateMember>,
+    Body(b): Body<MemberPatch>,
 ) -> Result<HttpResponse, AppError> {
     let (gid, uid) = path.into_inner();
-    let ga = GuildAccess::load(&core.store.read()?, gid, caller.user.id)?;
-    let current = core.store.read()?.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
-    let nick = match b.nick {
-        Some(n) => {
-            if uid == caller.user.id {
-                ga.require(Permissions::CHANGE_NICKNAME)?;
-            } else {
-                ga.require(Permissions::MANAGE_NICKNAMES)?;
-                if !can_manage_member(&ga.perms(), ga.user, &ga.member_roles, uid, &current.roles) {
-                    return Err(AppError::hierarchy("that member"));
-                }
-            }
-            Some(validate::display_name("nick", n.as_deref())?)
-        }
-        None => None,
-    };
-    let roles = match b.roles {
-        Some(mut new) => {
-            new.sort();
-            new.dedup();
-            check_role_change(&ga, uid, &current.roles, &new)?;
-            Some(new)
-        }
-        None => None,
-    };
-    if b.mute.is_some() {
-        ga.require(Permissions::MUTE_MEMBERS)?;
-    }
-    if b.deaf.is_some() {
-        ga.require(Permissions::DEAFEN_MEMBERS)?;
-    }
-    let disconnect = match b.channel_id {
-        Some(Some(_)) => {
-            return Err(AppError::invalid(
-                "moving members between voice channels is not supported; channel_id null disconnects",
-            ))
-        }
-        Some(None) => {
-            ga.require(Permissions::MOVE_MEMBERS)?;
-            true
-        }
-        None => false,
-    };
-    let (mute, deaf) = (b.mute, b.deaf);
-    core.store
-        .write(move |w| {
-            let mut m = w.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
-            if let Some(n) = nick {
-                m.nick = n;
-            }
-            if let Some(r) = roles {
-                m.roles = r;
-            }
-            if let Some(v) = mute {
-                m.mute = v;
-            }
-            if let Some(v) = deaf {
-                m.deaf = v;
-            }
-            w.put_member(gid, uid, &m)?;
-            Ok::<_, AppError>(())
-        })
-        .await?;
-    access::reload(&core, gid, Change::Member(uid)).await;
-    if disconnect {
-        if let Some(g) = core.registry.live_guild(gid) {
-            let _ = g.send(crate::actors::guild::VoiceEvict { user_id: uid }).await;
-        }
-    }
-    let m = core.store.read()?.member(gid, uid)?.ok_or_else(AppError::unknown_member)?;
-    Ok(HttpResponse::Ok().json(m))
+    let (member, effects) = members::update(&core.store, caller.user.id, gid, uid, b).await?;
+    deliver(&core, effects).await?;
+    Ok(HttpResponse::Ok().json(member))
 }
 
-async fn set_role(
-    core: CoreData,
-    caller: Caller,
-    gid: Id,
-    uid: Id,
-    rid: Id,
-    add: bool,
-) -> Result<HttpResponse, AppError> {
-    let ga = GuildAccess::load(&core.store.read()?, gid, caller.user.id)?;
-    let current = core.store.read()?.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
-    let mut new = current.roles.clone();
-    new.retain(|r| *r != rid);
-    if add {
-        new.push(rid);
-    }
-    check_role_change(&ga, uid, &current.roles, &new)?;
-    core.store
-        .write(move |w| {
-            let mut m = w.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
-            m.roles.retain(|r| *r != rid);
-            if add {
-                w.role(gid, rid)?.ok_or_else(AppError::unknown_role)?;
-                m.roles.push(rid);
-            }
-            w.put_member(gid, uid, &m)?;
-            Ok::<_, AppError>(())
-        })
-        .await?;
-    access::reload(&core, gid, Change::Member(uid)).await;
+async fn set_role(core: CoreData, caller: Caller, ids: (Id, Id, Id), add: bool) -> Result<HttpResponse, AppError> {
+    let (gid, uid, rid) = ids;
+    deliver(&core, members::set_role(&core.store, caller.user.id, gid, uid, rid, add).await?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 async fn add_role(core: CoreData, caller: Caller, path: web::Path<(Id, Id, Id)>) -> Result<HttpResponse, AppError> {
-    let (g, u, r) = path.into_inner();
-    set_role(core, caller, g, u, r, true).await
+    set_role(core, caller, path.into_inner(), true).await
 }
 
 async fn remove_role(core: CoreData, caller: Caller, path: web::Path<(Id, Id, Id)>) -> Result<HttpResponse, AppError> {
-    let (g, u, r) = path.into_inner();
-    set_role(core, caller, g, u, r, false).await
+    set_role(core, caller, path.into_inner(), false).await
 }
 
 async fn kick(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Result<HttpResponse, AppError> {
     let (gid, uid) = path.into_inner();
-    let ga = GuildAccess::load(&core.store.read()?, gid, caller.user.id)?;
-    let target = core.store.read()?.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
-    ga.require(Permissions::KICK_MEMBERS)?;
-    if uid == ga.guild.owner_id {
-        return Err(AppError::hierarchy("the owner"));
-    }
-    if uid == ga.user {
-        return Err(AppError::invalid("use DELETE /users/@me/guilds/{id} to leave"));
-    }
-    if !can_manage_member(&ga.perms(), ga.user, &ga.member_roles, uid, &target.roles) {
-        return Err(AppError::hierarchy("that member"));
-    }
-    core.store
-        .write(move |w| {
-            w.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
-            w.delete_member(gid, uid)?;
-            Ok::<_, AppError>(())
-        })
-        .await?;
-    access::reload(&core, gid, Change::Member(uid)).await;
-    access::reload(&core, gid, Change::Channels).await;
+    deliver(&core, members::kick(&core.store, caller.user.id, gid, uid).await?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

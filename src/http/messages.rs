@@ -1,18 +1,18 @@
 //! Messages: history, get one, send (through the channel actor), typing.
+//! The rules are in [`crate::domain::messages`].
 
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::access::ChannelAccess;
 use super::extract::{Body, Caller};
 use crate::actors::channel::{Send as SendToChannel, Typing};
-use crate::actors::Core;
+use crate::core::Core;
+use crate::domain::messages::{self, Draft, HistoryParams};
+use crate::domain::ChannelAccess;
 use crate::errors::AppError;
-use crate::model::{validate, Id, Permissions};
-use crate::protocol::limits::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
-use crate::store::{HistoryQuery, Read};
+use crate::model::Id;
 
 /// Routes of this module.
 pub fn routes(cfg: &mut super::Routes<'_>) {
@@ -24,45 +24,18 @@ pub fn routes(cfg: &mut super::Routes<'_>) {
 
 type CoreData = web::Data<Arc<Core>>;
 
-#[derive(Deserialize)]
-struct HistoryParams {
-    before: Option<Id>,
-    after: Option<Id>,
-    around: Option<Id>,
-    limit: Option<u32>,
-}
-
 async fn history(
     core: CoreData,
     caller: Caller,
     path: web::Path<Id>,
     q: web::Query<HistoryParams>,
 ) -> Result<HttpResponse, AppError> {
-    let cid = path.into_inner();
-    let r = core.store.read()?;
-    let ca = ChannelAccess::load(&r, cid, caller.user.id)?;
-    ca.require(Permissions::READ_MESSAGE_HISTORY)?;
-    let limit = q.limit.unwrap_or(DEFAULT_HISTORY_LIMIT);
-    if !(1..=MAX_HISTORY_LIMIT).contains(&limit) {
-        return Err(AppError::new("invalid_query", format!("limit must be 1–{MAX_HISTORY_LIMIT}")));
-    }
-    let query = match (q.before, q.after, q.around) {
-        (None, None, None) => HistoryQuery::Latest,
-        (Some(b), None, None) => HistoryQuery::Before(b),
-        (None, Some(a), None) => HistoryQuery::After(a),
-        (None, None, Some(x)) => HistoryQuery::Around(x),
-        _ => return Err(AppError::new("invalid_query", "give at most one of before, after, around")),
-    };
-    Ok(HttpResponse::Ok().json(r.history(cid, query, limit as usize)?))
+    Ok(HttpResponse::Ok().json(messages::history(&core.store.read()?, caller.user.id, path.into_inner(), &q)?))
 }
 
 async fn get(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Result<HttpResponse, AppError> {
     let (cid, mid) = path.into_inner();
-    let r = core.store.read()?;
-    let ca = ChannelAccess::load(&r, cid, caller.user.id)?;
-    ca.require(Permissions::READ_MESSAGE_HISTORY)?;
-    let m = r.message(cid, mid)?.ok_or_else(AppError::unknown_message)?;
-    Ok(HttpResponse::Ok().json(m))
+    Ok(HttpResponse::Ok().json(messages::get(&core.store.read()?, caller.user.id, cid, mid)?))
 }
 
 #[derive(Deserialize)]
@@ -81,10 +54,9 @@ async fn send(
     let cid = path.into_inner();
     // Visibility first, so a hidden channel answers 404 whatever the body.
     ChannelAccess::load(&core.store.read()?, cid, caller.user.id)?;
-    let content = validate::content(&b.content)?;
-    let nonce = validate::nonce(b.nonce)?;
+    let draft = Draft::new(&b.content, b.nonce)?;
     let channel = core.registry.channel(&core, cid)?.ok_or_else(AppError::unknown_channel)?;
-    let m = channel.send(SendToChannel { author: caller.user, content, nonce }).await??;
+    let m = channel.send(SendToChannel { author: caller.user, draft }).await??;
     Ok(HttpResponse::Created().json(m))
 }
 

@@ -1,7 +1,6 @@
 //! HTTP: the REST API under /api/v1 (one module per resource), the gateway
 //! upgrade at /gateway, operational endpoints, and the embedded web client.
 
-pub mod access;
 pub mod accounts;
 pub mod admin;
 pub mod channels;
@@ -22,7 +21,7 @@ pub mod web_client;
 
 use actix_web::web;
 
-use crate::errors::AppError;
+use crate::errors::{AppError, ErrorCode};
 
 /// Collects the REST routes so that a known path with an unsupported method
 /// answers 405 method_not_allowed (not 404).
@@ -54,7 +53,7 @@ async fn rate_limit(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    let core = req.app_data::<web::Data<std::sync::Arc<crate::actors::Core>>>().cloned();
+    let core = req.app_data::<web::Data<std::sync::Arc<crate::core::Core>>>().cloned();
     if let (Some(core), Some(peer)) = (core, req.peer_addr()) {
         let ip = client_ip::of_request(Some(peer), req.headers(), &core.config.trusted_proxies);
         let token = req
@@ -77,11 +76,11 @@ async fn rate_limit(
 /// the server mounts here or on `--metrics-bind`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
-        web::PathConfig::default().error_handler(|_, _| AppError::new("not_found", "no such resource").into()),
+        web::PathConfig::default().error_handler(|_, _| AppError::new(ErrorCode::NotFound, "no such resource").into()),
     )
     .app_data(
         web::QueryConfig::default()
-            .error_handler(|e, _| AppError::new("invalid_query", format!("invalid query: {e}")).into()),
+            .error_handler(|e, _| AppError::new(ErrorCode::InvalidQuery, format!("invalid query: {e}")).into()),
     )
     .route("/gateway", web::get().to(gateway::upgrade))
     .route("/admin/backup", web::post().to(admin::backup))

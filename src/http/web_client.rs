@@ -14,7 +14,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
-use crate::errors::AppError;
+use crate::errors::{AppError, ErrorCode};
 
 /// One embedded file: its path under `src/web/`, Content-Type and bytes.
 struct Asset {
@@ -79,7 +79,7 @@ async fn file(req: HttpRequest) -> Result<HttpResponse, AppError> {
     // index.html is a page, not an asset: it is only served with page headers.
     match ASSETS.iter().position(|a| a.path == wanted && a.path != "index.html") {
         Some(i) => Ok(serve(&req, i)),
-        None => Err(AppError::new("not_found", "no such file")),
+        None => Err(AppError::new(ErrorCode::NotFound, "no such file")),
     }
 }
 

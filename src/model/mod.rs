@@ -2,6 +2,7 @@
 //! rules that govern them. Nothing here does I/O.
 
 pub mod ids;
+pub mod limits;
 pub mod permissions;
 pub mod snapshot;
 pub mod types;

@@ -1,6 +1,6 @@
 //! Input rules for names, passwords and message content, with the errors they give.
 
-use crate::protocol::limits::*;
+use crate::model::limits::*;
 
 /// Why a piece of input was refused. The message is shown to the user as-is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -22,11 +22,12 @@ use serde_json::{json, Value};
 
 use super::codec::{decode_data, decode_op, msgpack_from_slice, DecodeError, Encoding, SharedEvent};
 use super::commands::{Identify, PresenceUpdate, RequestGuildMembers, Resume, SendMessage, Typing};
-use super::limits::{
-    MAX_DECODE_DEPTH, MAX_DISPLAY_NAME_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_NONCE_BYTES, MAX_PASSWORD_CHARS,
-    MAX_TOPIC_CHARS, MAX_USERNAME_CHARS, MIN_MESSAGE_CHARS, MIN_PASSWORD_CHARS, MIN_USERNAME_CHARS,
-};
+use super::limits::MAX_DECODE_DEPTH;
 use super::op::Op;
+use crate::model::limits::{
+    MAX_DISPLAY_NAME_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_NONCE_BYTES, MAX_PASSWORD_CHARS, MAX_TOPIC_CHARS,
+    MAX_USERNAME_CHARS, MIN_MESSAGE_CHARS, MIN_PASSWORD_CHARS, MIN_USERNAME_CHARS,
+};
 use crate::model::{validate, Id, Status};
 
 const ENCODINGS: [Encoding; 2] = [Encoding::MsgPack, Encoding::Json];

@@ -1,5 +1,9 @@
-//! Every limit Hearth enforces, in one place. `docs/protocol.md` and
-//! `docs/api.md` list each of these by name; a test keeps them in step.
+//! Limits of the wire protocol: frame and body sizes, timing of the gateway
+//! (heartbeats, identify, resume), outbound queues and voice signalling.
+//! `docs/protocol.md` and `docs/api.md` list each of these by name; a test
+//! keeps them in step. Limits of the records themselves (names, counts,
+//! lengths) are in [`crate::model::limits`]; internal tuning stays with the
+//! module it tunes.
 
 use std::time::Duration;
 
@@ -24,68 +28,9 @@ pub const MAX_OUTBOUND_FRAMES: usize = 4096;
 /// Default bytes a session may have queued for sending before it counts as a
 /// slow reader (4021); configurable with `--max-outbound-bytes`.
 pub const MAX_OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
-
-/// Message content length after trimming, in characters (Unicode scalar values).
-pub const MIN_MESSAGE_CHARS: usize = 1;
-/// Maximum message content length after trimming, in characters.
-pub const MAX_MESSAGE_CHARS: usize = 4000;
-/// Largest page of message history.
-pub const MAX_HISTORY_LIMIT: u32 = 100;
-/// Page size when the client gives none.
-pub const DEFAULT_HISTORY_LIMIT: u32 = 50;
-/// Longest client nonce (echoed back on acknowledgement), in bytes.
-pub const MAX_NONCE_BYTES: usize = 64;
-
-/// Username length bounds, in characters.
-pub const MIN_USERNAME_CHARS: usize = 2;
-/// Maximum username length, in characters.
-pub const MAX_USERNAME_CHARS: usize = 32;
-/// Password length bounds, in characters.
-pub const MIN_PASSWORD_CHARS: usize = 8;
-/// Maximum password length, in characters.
-pub const MAX_PASSWORD_CHARS: usize = 256;
-/// Maximum display name / nickname length, in characters.
-pub const MAX_DISPLAY_NAME_CHARS: usize = 32;
-/// Maximum guild, channel and role name length, in characters.
-pub const MAX_NAME_CHARS: usize = 100;
-/// Maximum channel topic length, in characters.
-pub const MAX_TOPIC_CHARS: usize = 1024;
-
-/// Longest slow-mode interval (`rate_limit_per_user`), in seconds (6 hours).
-pub const MAX_SLOWMODE_SECS: u32 = 21_600;
-/// Channels (including categories) per guild.
-pub const MAX_CHANNELS_PER_GUILD: usize = 500;
-/// Roles per guild, including @everyone.
-pub const MAX_ROLES_PER_GUILD: usize = 250;
-/// Guilds a user may be a member of.
-pub const MAX_GUILDS_PER_USER: usize = 200;
-/// People in a group DM, including its owner.
-pub const MAX_GROUP_DM_MEMBERS: usize = 10;
-/// Permission overwrites per channel.
-pub const MAX_OVERWRITES_PER_CHANNEL: usize = 100;
-/// Largest page of members.
-pub const MAX_MEMBERS_PAGE: u32 = 1000;
-/// Invites per guild.
-pub const MAX_INVITES_PER_GUILD: usize = 1000;
-/// Longest invite lifetime a client may ask for (7 days), in seconds.
-pub const MAX_INVITE_AGE_SECS: u64 = 7 * 24 * 3600;
-/// Largest max_uses on an invite.
-pub const MAX_INVITE_USES: u32 = 100_000;
-
 /// Above this many members, presence updates go only to sessions that asked
 /// for the guild's member list (op 8), not to every member.
 pub const LARGE_GUILD_THRESHOLD: usize = 250;
-/// Live login sessions (tokens) per user; the oldest is revoked past this.
-pub const MAX_TOKENS_PER_USER: usize = 100;
-
-/// Requests the store writer drains into one commit at most.
-pub const MAX_COMMIT_BATCH: usize = 1024;
-/// Default idle time after which a channel or guild actor with no readers
-/// stops (configurable with `--actor-idle-secs`).
-pub const ACTOR_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-/// Mailbox capacity of internal actors (hubs, channels, guilds). Deliveries
-/// use `do_send`, which is not bounded by it; it only bounds awaited requests.
-pub const INTERNAL_MAILBOX_CAPACITY: usize = 1 << 20;
 /// Dispatch frames a session keeps for Resume (frames the client acknowledged
 /// with a heartbeat `d` are freed earlier).
 pub const MAX_REPLAY_FRAMES: usize = 8192;
@@ -94,7 +39,6 @@ pub const MAX_REPLAY_FRAMES: usize = 8192;
 pub const MAX_REPLAY_BYTES: usize = 8 * 1024 * 1024;
 /// Default time a disconnected session stays resumable (`--resume-grace-secs`).
 pub const RESUME_GRACE: Duration = Duration::from_secs(120);
-
 /// Default UDP port of the voice socket (`--voice-bind`; the IP defaults to `--bind`'s).
 pub const DEFAULT_VOICE_PORT: u16 = 50_000;
 /// Default most participants in one voice channel (`--voice-max-room-participants`).

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod backup;
 #[cfg(test)]
 mod crash_tests;
+pub mod limits;
 mod read;
 mod tables;
 mod write;

@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use super::StoreError;
 use crate::model::ids::IdGenerator;
-use crate::protocol::limits::MAX_COMMIT_BATCH;
+use crate::store::limits::MAX_COMMIT_BATCH;
 
 /// Counters of the writer, for metrics and benchmarks.
 #[derive(Debug, Default)]

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::GuildActor;
-use crate::actors::channel::{ChannelActor, SetAccess};
+use crate::actors::channel::{Attach, Detach, SetAccess};
 use crate::actors::hub::{dispatch_to, Readers, SessionRef};
+use crate::model::limits::MAX_MEMBERS_PAGE;
 use crate::model::snapshot::GuildSnapshot;
 use crate::model::{Id, Status};
 use crate::protocol::commands::RequestGuildMembers;
 use crate::protocol::events::{event, GuildState, MembersChunk, Presence};
-use crate::protocol::limits::MAX_MEMBERS_PAGE;
 use crate::store::Read;
 
 /// A session of a member comes online in this guild. Answers the guild as the
@@ -31,26 +31,6 @@ pub struct Disconnect {
     pub session_id: u64,
     /// Its user.
     pub user_id: Id,
-}
-
-/// A channel actor of this guild started and wants its access data.
-#[derive(Message)]
-#[rtype(result = "Option<(Arc<GuildSnapshot>, Readers)>")]
-pub struct Attach {
-    /// The channel.
-    pub channel_id: Id,
-    /// Its actor.
-    pub addr: Addr<ChannelActor>,
-}
-
-/// A channel actor of this guild stopped.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Detach {
-    /// The channel.
-    pub channel_id: Id,
-    /// The actor that stopped.
-    pub addr: Addr<ChannelActor>,
 }
 
 /// A member changed their status.

@@ -26,7 +26,7 @@ pub use voice::{VoiceAnswerFor, VoiceEvict, VoiceLeft, VoiceUpdate};
 
 use super::channel::ChannelActor;
 use super::hub::{Readers, SessionRef};
-use super::Core;
+use crate::core::Core;
 use crate::metrics;
 use crate::model::snapshot::{GuildSnapshot, MemberRoles};
 use crate::model::Id;
@@ -140,7 +140,7 @@ impl Actor for GuildActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         metrics::GUILD_ACTORS.inc();
         // Channel actors and sessions talk to the guild; it must never refuse them.
-        ctx.set_mailbox_capacity(crate::protocol::limits::INTERNAL_MAILBOX_CAPACITY);
+        ctx.set_mailbox_capacity(crate::actors::limits::INTERNAL_MAILBOX_CAPACITY);
         let tick = (self.core.config.actor_idle() / 10).max(std::time::Duration::from_millis(100));
         ctx.run_interval(tick, |a, ctx| a.check_idle(ctx));
     }

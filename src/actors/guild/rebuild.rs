@@ -10,29 +10,11 @@ use super::messages::push_access;
 use super::GuildActor;
 use crate::actors::channel::Shutdown;
 use crate::actors::hub::{dispatch_to, Readers, SessionRef};
+pub use crate::domain::Change;
 use crate::model::snapshot::{GuildSnapshot, MemberRoles};
 use crate::model::{Channel, Id};
 use crate::protocol::events::{event, ChannelDelete, GuildDelete, MemberRemove, RoleDelete, RoleEvent};
 use crate::store::{Read, StoreError};
-
-/// What changed in the store (the actor re-reads it).
-#[derive(Debug, Clone, Copy)]
-pub enum Change {
-    /// The guild record (name, owner).
-    Guild,
-    /// A channel was created, changed or deleted.
-    Channel(Id),
-    /// Several channels changed at once (reordering).
-    Channels,
-    /// A role was created, changed or deleted.
-    Role(Id),
-    /// Several roles changed at once (reordering).
-    Roles,
-    /// A member joined, changed or left.
-    Member(Id),
-    /// The guild was deleted.
-    Deleted,
-}
 
 /// Apply a committed change. Answers once clients were told and channel
 /// actors have the new access data queued.

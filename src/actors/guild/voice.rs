@@ -12,7 +12,7 @@ use actix::prelude::*;
 use super::GuildActor;
 use crate::actors::hub::SessionRef;
 use crate::actors::voice_room::{Answer, Join, Leave, SetFlags, VoiceRoom};
-use crate::errors::AppError;
+use crate::errors::{AppError, ErrorCode};
 use crate::model::{ChannelKind, Id, Permissions};
 use crate::protocol::commands::{VoiceAnswer, VoiceStateUpdate};
 use crate::protocol::events::{event, VoiceState};
@@ -84,7 +84,11 @@ pub struct VoiceEvict {
 }
 
 fn net(actor: &GuildActor) -> Result<Arc<VoiceNet>, AppError> {
-    actor.core.voice.clone().ok_or_else(|| AppError::new("voice_unavailable", "voice is turned off on this server"))
+    actor
+        .core
+        .voice
+        .clone()
+        .ok_or_else(|| AppError::new(ErrorCode::VoiceUnavailable, "voice is turned off on this server"))
 }
 
 impl GuildActor {
@@ -127,7 +131,7 @@ impl GuildActor {
         };
         let channel = self.snap.channel(ch).ok_or_else(AppError::unknown_channel)?;
         if channel.kind != ChannelKind::Voice {
-            return Err(AppError::new("not_voice_channel", "that is not a voice channel"));
+            return Err(AppError::new(ErrorCode::NotVoiceChannel, "that is not a voice channel"));
         }
         let perms = self.snap.channel_permissions(user, channel);
         if !perms.contains(Permissions::VIEW_CHANNEL) {
@@ -163,7 +167,7 @@ impl GuildActor {
         let in_room = self.voice.values().filter(|e| e.state.channel_id == Some(ch) && e.state.user_id != user).count();
         if in_room >= net.max_room {
             return Err(AppError::new(
-                "voice_channel_full",
+                ErrorCode::VoiceChannelFull,
                 format!("the voice channel is full ({} participants)", net.max_room),
             ));
         }
@@ -173,7 +177,7 @@ impl GuildActor {
         }
         if !net.try_admit() {
             return Err(AppError::new(
-                "voice_server_full",
+                ErrorCode::VoiceServerFull,
                 format!("the server has its maximum of {} voice participants", net.max_total),
             ));
         }
@@ -287,7 +291,8 @@ impl Handler<VoiceAnswerFor> for GuildActor {
             _ => None,
         };
         Box::pin(async move {
-            let room = room.ok_or_else(|| AppError::new("conflict", "this session is not in that voice channel"))?;
+            let room =
+                room.ok_or_else(|| AppError::new(ErrorCode::Conflict, "this session is not in that voice channel"))?;
             room.send(Answer { pid: msg.session_id, revision: msg.cmd.revision, sdp: msg.cmd.sdp }).await?
         })
     }

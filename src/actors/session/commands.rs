@@ -6,8 +6,8 @@ use actix_web_actors::ws;
 use super::Session;
 use crate::actors::channel::{Send as SendToChannel, Typing as TypingInChannel};
 use crate::actors::guild::{PresenceChanged, RequestMembers};
+use crate::domain::messages::Draft;
 use crate::errors::AppError;
-use crate::model::validate;
 use crate::protocol::commands::{PresenceUpdate, RequestGuildMembers, SendMessage, Typing};
 use crate::protocol::events::Ack;
 use crate::protocol::Op;
@@ -50,19 +50,15 @@ impl Session {
         let Some(i) = self.identified() else { return };
         let author = i.user.clone();
         let nonce = cmd.nonce.clone();
-        let prepared = validate::content(&cmd.content)
-            .and_then(|c| validate::nonce(cmd.nonce).map(|n| (c, n)))
-            .map_err(AppError::from)
-            .and_then(|(content, nonce)| {
-                let ch =
-                    self.core.registry.channel(&self.core, cmd.channel_id)?.ok_or_else(AppError::unknown_channel)?;
-                Ok((ch, content, nonce))
-            });
-        let (channel, content, checked_nonce) = match prepared {
+        let prepared = Draft::new(&cmd.content, cmd.nonce).and_then(|draft| {
+            let ch = self.core.registry.channel(&self.core, cmd.channel_id)?.ok_or_else(AppError::unknown_channel)?;
+            Ok((ch, draft))
+        });
+        let (channel, draft) = match prepared {
             Ok(x) => x,
             Err(e) => return self.send_error(ctx, Op::SendMessage, nonce, &e),
         };
-        let fut = channel.send(SendToChannel { author, content, nonce: checked_nonce });
+        let fut = channel.send(SendToChannel { author, draft });
         ctx.spawn(fut.into_actor(self).map(move |res, s, ctx| match res.map_err(AppError::from).and_then(|r| r) {
             Ok(m) => {
                 let ack = Ack { op: Op::SendMessage as u8, nonce, message: Some(m) };

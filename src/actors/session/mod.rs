@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use super::guild::Disconnect;
 use super::hub::WorkerHub;
-use super::Core;
+use crate::core::Core;
 use crate::metrics;
 use crate::model::User;
 use crate::protocol::codec::{self, DecodeError};
@@ -163,7 +163,7 @@ impl Session {
         let frame = ErrorFrame {
             op: op as u8,
             nonce,
-            code: e.code,
+            code: e.code.as_str(),
             message: e.message.clone(),
             retry_after_ms: e.retry_after_ms,
         };

@@ -274,8 +274,8 @@ mod tests {
 
     use super::*;
     use crate::actors::hub::{Hub, WorkerHub};
-    use crate::actors::Core;
     use crate::config::Config;
+    use crate::core::Core;
     use crate::model::ids::IdGenerator;
     use crate::protocol::limits::MAX_OUTBOUND_FRAMES;
     use crate::store::Store;

@@ -6,7 +6,7 @@ use actix_web_actors::ws;
 
 use super::Session;
 use crate::actors::guild::{VoiceAnswerFor, VoiceUpdate};
-use crate::errors::AppError;
+use crate::errors::{AppError, ErrorCode};
 use crate::protocol::commands::{VoiceAnswer, VoiceStateUpdate};
 use crate::protocol::limits::MAX_SDP_BYTES;
 use crate::protocol::Op;
@@ -18,7 +18,7 @@ impl Session {
         };
         let Some(i) = self.identified() else { return };
         if self.core.voice.is_none() {
-            let e = AppError::new("voice_unavailable", "voice is turned off on this server");
+            let e = AppError::new(ErrorCode::VoiceUnavailable, "voice is turned off on this server");
             return self.send_error(ctx, Op::VoiceStateUpdate, None, &e);
         }
         let Some(guild) = i.shared.guild(cmd.guild_id) else {
@@ -39,7 +39,7 @@ impl Session {
         };
         let Some(i) = self.identified() else { return };
         if cmd.sdp.len() > MAX_SDP_BYTES {
-            let e = AppError::new("invalid_sdp", format!("SDP longer than {MAX_SDP_BYTES} bytes"));
+            let e = AppError::new(ErrorCode::InvalidSdp, format!("SDP longer than {MAX_SDP_BYTES} bytes"));
             return self.send_error(ctx, Op::VoiceAnswer, None, &e);
         }
         let Some(guild) = i.shared.guild(cmd.guild_id) else {

@@ -1,0 +1,115 @@
+//! What a committed change means for live clients. Domain functions return
+//! these; [`crate::actors::effects`] delivers them after the commit, so no
+//! client ever hears of a change a crash could take back.
+
+use crate::model::{Channel, Id};
+
+/// What changed in a guild, so that its actor re-reads just that and tells
+/// the members (and pushes new reader sets to channel actors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// The guild record (name, owner).
+    Guild,
+    /// A channel was created, changed or deleted.
+    Channel(Id),
+    /// Several channels changed at once (reordering).
+    Channels,
+    /// A role was created, changed or deleted.
+    Role(Id),
+    /// Several roles changed at once (reordering).
+    Roles,
+    /// A member joined, changed or left.
+    Member(Id),
+    /// The guild was deleted.
+    Deleted,
+}
+
+/// One consequence of a committed change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// A guild's state changed: its live actor applies it (events, reader sets).
+    Guild(Id, Change),
+    /// A user joined (or created) a guild: its actor starts if needed, so that
+    /// the user's sessions receive GUILD_CREATE and the members hear of them.
+    Joined {
+        /// The guild.
+        guild: Id,
+        /// Who joined.
+        user: Id,
+    },
+    /// A DM or group DM was created: CHANNEL_CREATE to its recipients.
+    DmCreated(Channel),
+    /// A DM or group DM changed: CHANNEL_CREATE to added recipients,
+    /// CHANNEL_UPDATE to those who stay, CHANNEL_DELETE to those removed.
+    DmChanged {
+        /// The channel.
+        channel: Id,
+        /// Recipients before the change.
+        before: Vec<Id>,
+        /// The channel after the change; None if it was deleted.
+        after: Option<Channel>,
+    },
+    /// Disconnect a member from voice in a guild.
+    VoiceEvict {
+        /// The guild.
+        guild: Id,
+        /// The member.
+        user: Id,
+    },
+}
+
+/// The effects of one operation, delivered in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Effects(pub Vec<Effect>);
+
+impl Effects {
+    /// No effects.
+    pub fn none() -> Effects {
+        Effects(Vec::new())
+    }
+
+    /// One effect.
+    pub fn one(e: Effect) -> Effects {
+        Effects(vec![e])
+    }
+
+    /// Guild changes, in order.
+    pub fn guild(guild: Id, changes: &[Change]) -> Effects {
+        Effects(changes.iter().map(|c| Effect::Guild(guild, *c)).collect())
+    }
+
+    /// Add one.
+    pub fn push(&mut self, e: Effect) {
+        self.0.push(e);
+    }
+
+    /// Whether there is nothing to deliver.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Who hears what when a DM's recipients change from `before` to `after`:
+/// (added, kept, removed).
+pub fn recipient_diff(before: &[Id], after: &[Id]) -> (Vec<Id>, Vec<Id>, Vec<Id>) {
+    let added = after.iter().filter(|u| !before.contains(u)).copied().collect();
+    let kept = after.iter().filter(|u| before.contains(u)).copied().collect();
+    let removed = before.iter().filter(|u| !after.contains(u)).copied().collect();
+    (added, kept, removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipient_diff_splits_three_ways() {
+        let (a, k, r) = recipient_diff(&[Id(1), Id(2), Id(3)], &[Id(2), Id(3), Id(4)]);
+        assert_eq!(a, vec![Id(4)]);
+        assert_eq!(k, vec![Id(2), Id(3)]);
+        assert_eq!(r, vec![Id(1)]);
+        let (a, k, r) = recipient_diff(&[Id(1)], &[]);
+        assert!(a.is_empty() && k.is_empty());
+        assert_eq!(r, vec![Id(1)]);
+    }
+}

@@ -1,0 +1,51 @@
+//! Limits of the records Hearth keeps: lengths of names and content, counts
+//! per guild and per user, page sizes. The domain enforces them for REST and
+//! the gateway alike; `docs/api.md` and `docs/protocol.md` list each by name
+//! (a test keeps them in step).
+
+/// Message content length after trimming, in characters (Unicode scalar values).
+pub const MIN_MESSAGE_CHARS: usize = 1;
+/// Maximum message content length after trimming, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+/// Largest page of message history.
+pub const MAX_HISTORY_LIMIT: u32 = 100;
+/// Page size when the client gives none.
+pub const DEFAULT_HISTORY_LIMIT: u32 = 50;
+/// Longest client nonce (echoed back on acknowledgement), in bytes.
+pub const MAX_NONCE_BYTES: usize = 64;
+/// Username length bounds, in characters.
+pub const MIN_USERNAME_CHARS: usize = 2;
+/// Maximum username length, in characters.
+pub const MAX_USERNAME_CHARS: usize = 32;
+/// Password length bounds, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Maximum password length, in characters.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+/// Maximum display name / nickname length, in characters.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 32;
+/// Maximum guild, channel and role name length, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Maximum channel topic length, in characters.
+pub const MAX_TOPIC_CHARS: usize = 1024;
+/// Longest slow-mode interval (`rate_limit_per_user`), in seconds (6 hours).
+pub const MAX_SLOWMODE_SECS: u32 = 21_600;
+/// Channels (including categories) per guild.
+pub const MAX_CHANNELS_PER_GUILD: usize = 500;
+/// Roles per guild, including @everyone.
+pub const MAX_ROLES_PER_GUILD: usize = 250;
+/// Guilds a user may be a member of.
+pub const MAX_GUILDS_PER_USER: usize = 200;
+/// People in a group DM, including its owner.
+pub const MAX_GROUP_DM_MEMBERS: usize = 10;
+/// Permission overwrites per channel.
+pub const MAX_OVERWRITES_PER_CHANNEL: usize = 100;
+/// Largest page of members.
+pub const MAX_MEMBERS_PAGE: u32 = 1000;
+/// Invites per guild.
+pub const MAX_INVITES_PER_GUILD: usize = 1000;
+/// Longest invite lifetime a client may ask for (7 days), in seconds.
+pub const MAX_INVITE_AGE_SECS: u64 = 7 * 24 * 3600;
+/// Largest max_uses on an invite.
+pub const MAX_INVITE_USES: u32 = 100_000;
+/// Live login sessions (tokens) per user; the oldest is revoked past this.
+pub const MAX_TOKENS_PER_USER: usize = 100;
