@@ -9,10 +9,9 @@ use std::time::Duration;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use crate::actors::limits::ACTOR_IDLE_TIMEOUT;
 use crate::auth::PasswordCost;
 use crate::protocol::limits::{
-    HEARTBEAT_INTERVAL, MAX_CONNECTIONS_PER_IP, MAX_OUTBOUND_BYTES, MAX_VOICE_PARTICIPANTS,
+    ACTOR_IDLE_TIMEOUT, HEARTBEAT_INTERVAL, MAX_CONNECTIONS_PER_IP, MAX_OUTBOUND_BYTES, MAX_VOICE_PARTICIPANTS,
     MAX_VOICE_ROOM_PARTICIPANTS, RESUME_GRACE,
 };
 

@@ -13,7 +13,7 @@ const PROBE_TTL: Duration = Duration::from_secs(1);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What `/readyz` reports: "accepting" (cleared when the shutdown signal
-/// arrives) and "storage writable" (a probe write, cached for [`PROBE_TTL`]).
+/// arrives) and "storage writable" (a probe write, cached for `PROBE_TTL`).
 pub struct Readiness {
     accepting: AtomicBool,
     /// When the last probe finished, and its outcome (a one-line reason on failure).

@@ -67,3 +67,6 @@ pub const VOICE_ROOM_MAILBOX: usize = 4096;
 pub const SPEAKING_LEVEL_DBOV: i8 = -50;
 /// Silence after which a speaker is reported as stopped.
 pub const SPEAKING_HOLD: Duration = Duration::from_millis(400);
+/// Default idle time after which a channel or guild actor with no readers
+/// stops (configurable with `--actor-idle-secs`).
+pub const ACTOR_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
