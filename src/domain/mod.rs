@@ -23,6 +23,7 @@ pub mod invites;
 pub mod members;
 pub mod messages;
 pub mod roles;
+pub mod voice;
 
 pub use access::{ChannelAccess, GuildAccess};
 pub use effects::{Change, Effect, Effects};

@@ -12,8 +12,9 @@ use actix::prelude::*;
 use super::GuildActor;
 use crate::actors::hub::SessionRef;
 use crate::actors::voice_room::{Answer, Join, Leave, SetFlags, VoiceRoom};
+use crate::domain::voice;
 use crate::errors::{AppError, ErrorCode};
-use crate::model::{ChannelKind, Id, Permissions};
+use crate::model::{Id, Permissions};
 use crate::protocol::commands::{VoiceAnswer, VoiceStateUpdate};
 use crate::protocol::events::{event, VoiceState};
 use crate::store::Read;
@@ -130,16 +131,7 @@ impl GuildActor {
             return Ok(());
         };
         let channel = self.snap.channel(ch).ok_or_else(AppError::unknown_channel)?;
-        if channel.kind != ChannelKind::Voice {
-            return Err(AppError::new(ErrorCode::NotVoiceChannel, "that is not a voice channel"));
-        }
-        let perms = self.snap.channel_permissions(user, channel);
-        if !perms.contains(Permissions::VIEW_CHANNEL) {
-            return Err(AppError::unknown_channel());
-        }
-        if !perms.contains(Permissions::CONNECT) {
-            return Err(AppError::missing_permissions(Permissions::CONNECT));
-        }
+        let grant = voice::admit(channel.kind, self.snap.channel_permissions(user, channel))?;
         let (mute, deaf) = self.moderation(user);
         let state = VoiceState {
             guild_id: self.id(),
@@ -150,7 +142,7 @@ impl GuildActor {
             self_deaf: cmd.self_deaf,
             mute,
             deaf,
-            suppress: !perms.contains(Permissions::SPEAK),
+            suppress: grant.suppress,
         };
         if let Some(e) = self.voice.get_mut(&user) {
             if e.state.channel_id == Some(ch) && e.session.id() == s.id() {
@@ -165,21 +157,13 @@ impl GuildActor {
             }
         }
         let in_room = self.voice.values().filter(|e| e.state.channel_id == Some(ch) && e.state.user_id != user).count();
-        if in_room >= net.max_room {
-            return Err(AppError::new(
-                ErrorCode::VoiceChannelFull,
-                format!("the voice channel is full ({} participants)", net.max_room),
-            ));
-        }
+        voice::check_room(in_room, net.max_room)?;
         // A move: leave the old channel without announcing the gap.
         if self.voice.contains_key(&user) {
             self.leave_voice(user, false);
         }
         if !net.try_admit() {
-            return Err(AppError::new(
-                ErrorCode::VoiceServerFull,
-                format!("the server has its maximum of {} voice participants", net.max_total),
-            ));
+            return Err(voice::server_full(net.max_total));
         }
         if let Some(prev) = net.users.insert(user, self.id()) {
             if prev != self.id() {
@@ -241,13 +225,13 @@ impl GuildActor {
                 Some(c) if self.snap.members.contains_key(&user) => self.snap.channel_permissions(user, c),
                 _ => Permissions::NONE,
             };
-            if !perms.contains(Permissions::VIEW_CHANNEL | Permissions::CONNECT) {
+            let Some(grant) = voice::recheck(perms) else {
                 self.leave_voice(user, true);
                 continue;
-            }
+            };
             let (mute, deaf) = self.moderation(user);
             let Some(e) = self.voice.get_mut(&user) else { continue };
-            let suppress = !perms.contains(Permissions::SPEAK);
+            let suppress = grant.suppress;
             if (e.state.mute, e.state.deaf, e.state.suppress) == (mute, deaf, suppress) {
                 continue;
             }
