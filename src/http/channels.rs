@@ -12,6 +12,7 @@ use crate::actors::channel::ReloadDm;
 use crate::actors::guild::Change;
 use crate::actors::hub::dispatch_to;
 use crate::actors::Core;
+use crate::domain::patch;
 use crate::errors::AppError;
 use crate::model::permissions::{self, Overwrite, OverwriteKind};
 use crate::model::{validate, Channel, ChannelKind, Id, Permissions};
@@ -184,6 +185,7 @@ async fn reorder(
     Body(b): Body<Vec<Placement>>,
 ) -> Result<HttpResponse, AppError> {
     let gid = path.into_inner();
+    patch::require_fields(&[b.iter().any(|p| p.position.is_some() || p.parent_id.is_some())])?;
     let r = core.store.read()?;
     let ga = GuildAccess::load(&r, gid, caller.user.id)?;
     ga.require(Permissions::MANAGE_CHANNELS)?;
@@ -193,26 +195,35 @@ async fn reorder(
             check_parent(&r, gid, c.kind, parent)?;
         }
     }
-    core.store
+    let changed = core
+        .store
         .write(move |w| {
             // Check every item before writing any, so an error changes nothing.
             for p in &b {
                 w.channel(p.id)?.filter(|c| c.guild_id == Some(gid)).ok_or_else(AppError::unknown_channel)?;
             }
+            let mut changed = false;
             for p in &b {
-                let mut c = w.channel(p.id)?.ok_or_else(AppError::unknown_channel)?;
-                if let Some(pos) = p.position {
-                    c.position = pos;
+                let current = w.channel(p.id)?.ok_or_else(AppError::unknown_channel)?;
+                let next = patch::apply(&current, |c| {
+                    if let Some(pos) = p.position {
+                        c.position = pos;
+                    }
+                    if let Some(parent) = p.parent_id {
+                        c.parent_id = parent;
+                    }
+                });
+                if let Some(c) = next {
+                    w.put_channel(&c)?;
+                    changed = true;
                 }
-                if let Some(parent) = p.parent_id {
-                    c.parent_id = parent;
-                }
-                w.put_channel(&c)?;
             }
-            Ok::<_, AppError>(())
+            Ok::<_, AppError>(changed)
         })
         .await?;
-    access::reload(&core, gid, Change::Channels).await;
+    if changed {
+        access::reload(&core, gid, Change::Channels).await;
+    }
     let visible: Vec<Channel> = core
         .store
         .read()?
@@ -246,6 +257,13 @@ async fn update(
     Body(b): Body<UpdateChannel>,
 ) -> Result<HttpResponse, AppError> {
     let cid = path.into_inner();
+    patch::require_fields(&[
+        b.name.is_some(),
+        b.topic.is_some(),
+        b.parent_id.is_some(),
+        b.position.is_some(),
+        b.rate_limit_per_user.is_some(),
+    ])?;
     let r = core.store.read()?;
     let ca = ChannelAccess::load(&r, cid, caller.user.id)?;
     let name = b.name.as_deref().map(|n| validate::name("name", n)).transpose()?;
@@ -270,30 +288,36 @@ async fn update(
         check_parent(&r, gid, ca.channel.kind, parent)?;
     }
     let slow = b.rate_limit_per_user.map(slowmode).transpose()?;
-    let updated = core
+    let (updated, changed) = core
         .store
         .write(move |w| {
-            let mut c = w.channel(cid)?.ok_or_else(AppError::unknown_channel)?;
-            if let Some(n) = name {
-                c.name = Some(n);
-            }
-            if let Some(t) = topic {
-                c.topic = t;
-            }
-            if let Some(p) = b.parent_id {
-                c.parent_id = p;
-            }
-            if let Some(p) = b.position {
-                c.position = p;
-            }
-            if let Some(s) = slow {
-                c.rate_limit_per_user = s;
-            }
+            let current = w.channel(cid)?.ok_or_else(AppError::unknown_channel)?;
+            let Some(c) = patch::apply(&current, |c| {
+                if let Some(n) = name {
+                    c.name = Some(n);
+                }
+                if let Some(t) = topic {
+                    c.topic = t;
+                }
+                if let Some(p) = b.parent_id {
+                    c.parent_id = p;
+                }
+                if let Some(p) = b.position {
+                    c.position = p;
+                }
+                if let Some(s) = slow {
+                    c.rate_limit_per_user = s;
+                }
+            }) else {
+                return Ok((current, false));
+            };
             w.put_channel(&c)?;
-            Ok::<_, AppError>(c)
+            Ok::<_, AppError>((c, true))
         })
         .await?;
-    after_channel_change(&core, &updated).await;
+    if changed {
+        after_channel_change(&core, &updated).await;
+    }
     Ok(HttpResponse::Ok().json(updated))
 }
 

@@ -9,6 +9,7 @@ use super::access::{self, GuildAccess};
 use super::extract::{Body, Caller};
 use crate::actors::guild::Change;
 use crate::actors::Core;
+use crate::domain::patch;
 use crate::errors::AppError;
 use crate::model::{validate, Channel, ChannelKind, Guild, Id, Permissions, Role};
 use crate::protocol::limits::MAX_GUILDS_PER_USER;
@@ -109,21 +110,28 @@ async fn update(
     Body(b): Body<UpdateGuild>,
 ) -> Result<HttpResponse, AppError> {
     let gid = path.into_inner();
+    patch::require_fields(&[b.name.is_some()])?;
     let ga = GuildAccess::load(&core.store.read()?, gid, caller.user.id)?;
     ga.require(Permissions::MANAGE_GUILD)?;
     let name = b.name.as_deref().map(|n| validate::name("name", n)).transpose()?;
-    let guild = core
+    let (guild, changed) = core
         .store
         .write(move |w| {
-            let mut g = w.guild(gid)?.ok_or_else(AppError::unknown_guild)?;
-            if let Some(n) = name {
-                g.name = n;
-            }
+            let current = w.guild(gid)?.ok_or_else(AppError::unknown_guild)?;
+            let Some(g) = patch::apply(&current, |g| {
+                if let Some(n) = name {
+                    g.name = n;
+                }
+            }) else {
+                return Ok((current, false));
+            };
             w.put_guild(&g)?;
-            Ok::<_, AppError>(g)
+            Ok::<_, AppError>((g, true))
         })
         .await?;
-    access::reload(&core, gid, Change::Guild).await;
+    if changed {
+        access::reload(&core, gid, Change::Guild).await;
+    }
     Ok(HttpResponse::Ok().json(guild))
 }
 

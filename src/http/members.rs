@@ -9,6 +9,7 @@ use super::access::{self, GuildAccess};
 use super::extract::{Body, Caller};
 use crate::actors::guild::Change;
 use crate::actors::Core;
+use crate::domain::patch;
 use crate::errors::AppError;
 use crate::model::permissions::can_manage_member;
 use crate::model::{validate, Id, Permissions};
@@ -97,6 +98,13 @@ async fn update(
     Body(b): Body<UpdateMember>,
 ) -> Result<HttpResponse, AppError> {
     let (gid, uid) = path.into_inner();
+    patch::require_fields(&[
+        b.nick.is_some(),
+        b.roles.is_some(),
+        b.mute.is_some(),
+        b.deaf.is_some(),
+        b.channel_id.is_some(),
+    ])?;
     let ga = GuildAccess::load(&core.store.read()?, gid, caller.user.id)?;
     let current = core.store.read()?.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
     let nick = match b.nick {
@@ -141,26 +149,33 @@ async fn update(
         None => false,
     };
     let (mute, deaf) = (b.mute, b.deaf);
-    core.store
+    let changed = core
+        .store
         .write(move |w| {
-            let mut m = w.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
-            if let Some(n) = nick {
-                m.nick = n;
-            }
-            if let Some(r) = roles {
-                m.roles = r;
-            }
-            if let Some(v) = mute {
-                m.mute = v;
-            }
-            if let Some(v) = deaf {
-                m.deaf = v;
-            }
+            let current = w.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
+            let Some(m) = patch::apply(&current, |m| {
+                if let Some(n) = nick {
+                    m.nick = n;
+                }
+                if let Some(r) = roles {
+                    m.roles = r;
+                }
+                if let Some(v) = mute {
+                    m.mute = v;
+                }
+                if let Some(v) = deaf {
+                    m.deaf = v;
+                }
+            }) else {
+                return Ok(false);
+            };
             w.put_member(gid, uid, &m)?;
-            Ok::<_, AppError>(())
+            Ok::<_, AppError>(true)
         })
         .await?;
-    access::reload(&core, gid, Change::Member(uid)).await;
+    if changed {
+        access::reload(&core, gid, Change::Member(uid)).await;
+    }
     if disconnect {
         if let Some(g) = core.registry.live_guild(gid) {
             let _ = g.send(crate::actors::guild::VoiceEvict { user_id: uid }).await;

@@ -11,6 +11,7 @@ use super::access::{self, GuildAccess};
 use super::extract::{Body, Caller};
 use crate::actors::guild::Change;
 use crate::actors::Core;
+use crate::domain::patch;
 use crate::errors::AppError;
 use crate::model::{validate, Id, Permissions, Role};
 use crate::protocol::limits::MAX_ROLES_PER_GUILD;
@@ -116,6 +117,7 @@ async fn update(
     Body(b): Body<UpdateRole>,
 ) -> Result<HttpResponse, AppError> {
     let (gid, rid) = path.into_inner();
+    patch::require_fields(&[b.name.is_some(), b.color.is_some(), b.permissions.is_some(), b.hoist.is_some()])?;
     let ga = GuildAccess::load(&core.store.read()?, gid, caller.user.id)?;
     let role = ga.roles.iter().find(|r| r.id == rid).cloned().ok_or_else(AppError::unknown_role)?;
     ga.require(Permissions::MANAGE_ROLES)?;
@@ -135,27 +137,33 @@ async fn update(
     if b.color.is_some_and(|c| c > 0xFF_FFFF) {
         return Err(AppError::invalid("color must be an RGB value 0–16777215"));
     }
-    let updated = core
+    let (updated, changed) = core
         .store
         .write(move |w| {
-            let mut r = w.role(gid, rid)?.ok_or_else(AppError::unknown_role)?;
-            if let Some(n) = name {
-                r.name = n;
-            }
-            if let Some(c) = b.color {
-                r.color = c;
-            }
-            if let Some(p) = b.permissions {
-                r.permissions = p;
-            }
-            if let Some(h) = b.hoist {
-                r.hoist = h;
-            }
+            let current = w.role(gid, rid)?.ok_or_else(AppError::unknown_role)?;
+            let Some(r) = patch::apply(&current, |r| {
+                if let Some(n) = name {
+                    r.name = n;
+                }
+                if let Some(c) = b.color {
+                    r.color = c;
+                }
+                if let Some(p) = b.permissions {
+                    r.permissions = p;
+                }
+                if let Some(h) = b.hoist {
+                    r.hoist = h;
+                }
+            }) else {
+                return Ok((current, false));
+            };
             w.put_role(&r)?;
-            Ok::<_, AppError>(r)
+            Ok::<_, AppError>((r, true))
         })
         .await?;
-    access::reload(&core, gid, Change::Role(rid)).await;
+    if changed {
+        access::reload(&core, gid, Change::Role(rid)).await;
+    }
     Ok(HttpResponse::Ok().json(updated))
 }
 
@@ -194,6 +202,7 @@ async fn reorder(
     Body(b): Body<Vec<Position>>,
 ) -> Result<HttpResponse, AppError> {
     let gid = path.into_inner();
+    patch::require_fields(&[!b.is_empty()])?;
     let ga = GuildAccess::load(&core.store.read()?, gid, caller.user.id)?;
     ga.require(Permissions::MANAGE_ROLES)?;
     let mut roles: Vec<Role> = ga.roles.iter().filter(|r| r.id != gid).cloned().collect();
@@ -213,18 +222,24 @@ async fn reorder(
         r.position = i32::try_from(i + 1).unwrap_or(i32::MAX);
     }
     let positions: Vec<(Id, i32)> = roles.iter().map(|r| (r.id, r.position)).collect();
-    core.store
+    let changed = core
+        .store
         .write(move |w| {
             // Only positions change; other fields are re-read so concurrent edits survive.
+            let mut changed = false;
             for (id, pos) in &positions {
-                if let Some(mut r) = w.role(gid, *id)? {
-                    r.position = *pos;
-                    w.put_role(&r)?;
+                if let Some(current) = w.role(gid, *id)? {
+                    if let Some(r) = patch::apply(&current, |r| r.position = *pos) {
+                        w.put_role(&r)?;
+                        changed = true;
+                    }
                 }
             }
-            Ok::<_, AppError>(())
+            Ok::<_, AppError>(changed)
         })
         .await?;
-    access::reload(&core, gid, Change::Roles).await;
+    if changed {
+        access::reload(&core, gid, Change::Roles).await;
+    }
     Ok(HttpResponse::Ok().json(core.store.read()?.roles(gid)?))
 }

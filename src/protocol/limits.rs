@@ -50,6 +50,9 @@ pub const MAX_DISPLAY_NAME_CHARS: usize = 32;
 pub const MAX_NAME_CHARS: usize = 100;
 /// Maximum channel topic length, in characters.
 pub const MAX_TOPIC_CHARS: usize = 1024;
+/// Combining marks in a row allowed in names, nicknames and topics (more is
+/// "Zalgo" text that spills over the lines around it).
+pub const MAX_COMBINING_MARKS: usize = 8;
 
 /// Longest slow-mode interval (`rate_limit_per_user`), in seconds (6 hours).
 pub const MAX_SLOWMODE_SECS: u32 = 21_600;
@@ -123,3 +126,9 @@ pub const VOICE_ROOM_MAILBOX: usize = 4096;
 pub const SPEAKING_LEVEL_DBOV: i8 = -50;
 /// Silence after which a speaker is reported as stopped.
 pub const SPEAKING_HOLD: Duration = Duration::from_millis(400);
+/// Password hashes waiting for a hashing thread (`--argon2-threads`) beyond
+/// those running; a login, registration or password change past them is
+/// answered 503 `overloaded` at once.
+pub const MAX_QUEUED_PASSWORD_HASHES: usize = 32;
+/// What a refused password hash (`overloaded`) tells the client to wait.
+pub const OVERLOADED_RETRY_AFTER: Duration = Duration::from_secs(1);
