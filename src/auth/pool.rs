@@ -39,7 +39,6 @@ pub struct HashPool {
     jobs: SyncSender<Job>,
     cost: PasswordCost,
     dummy: Arc<str>,
-    threads: usize,
 }
 
 impl HashPool {
@@ -56,12 +55,7 @@ impl HashPool {
                 tracing::error!(error = %e, "could not start a password-hashing thread");
             }
         }
-        HashPool { jobs, cost, dummy: dummy_hash(cost).into(), threads }
-    }
-
-    /// How many hashes may run at once.
-    pub fn threads(&self) -> usize {
-        self.threads
+        HashPool { jobs, cost, dummy: dummy_hash(cost).into() }
     }
 
     /// Hash a new password at the configured cost.
