@@ -6,6 +6,8 @@ use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+pub mod pool;
+
 /// argon2id cost parameters.
 #[derive(Debug, Clone, Copy)]
 pub struct PasswordCost {

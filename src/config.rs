@@ -83,6 +83,12 @@ pub struct Config {
     /// argon2id iterations.
     #[arg(long, env = "HEARTH_ARGON2_ITERATIONS", default_value_t = PasswordCost::default().iterations)]
     pub argon2_iterations: u32,
+    /// Password hashes (login, registration, password change) computed at
+    /// once (0 = one per CPU core). Each holds `argon2_memory_kib` while it
+    /// runs; up to MAX_QUEUED_PASSWORD_HASHES more wait, and past that such
+    /// requests are answered 503 `overloaded`.
+    #[arg(long, env = "HEARTH_ARGON2_THREADS", default_value_t = 0)]
+    pub argon2_threads: usize,
     /// Log format on stderr: `human` (one readable line per event) or `json`
     /// (one JSON object per line).
     #[arg(long, env = "HEARTH_LOG_FORMAT", value_enum, default_value_t = crate::logging::LogFormat::Human)]
@@ -146,6 +152,15 @@ impl Config {
     /// Password hashing cost.
     pub fn password_cost(&self) -> PasswordCost {
         PasswordCost { memory_kib: self.argon2_memory_kib.max(8), iterations: self.argon2_iterations.max(1) }
+    }
+
+    /// Password-hashing threads to run (resolving 0 to the number of cores).
+    pub fn argon2_thread_count(&self) -> usize {
+        if self.argon2_threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            self.argon2_threads
+        }
     }
 
     /// Worker threads to run (resolving 0 to the number of cores).

@@ -74,6 +74,7 @@ error_codes! {
     VoiceUnavailable = ("voice_unavailable", 503, "Voice is turned off on this server (`--no-voice`)"),
     RateLimited = ("rate_limited", 429, "Too many requests; retry after the given time"),
     TooManyConnections = ("too_many_connections", 429, "This address has MAX_CONNECTIONS_PER_IP gateway connections open"),
+    Overloaded = ("overloaded", 503, "Too many password checks are waiting; retry after the given time"),
     Internal = ("internal", 500, "Something went wrong on the server; nothing was changed"),
     Unavailable = ("unavailable", 503, "The server is shutting down"),
 }
@@ -195,6 +196,24 @@ impl From<StoreError> for AppError {
             StoreError::Closed => AppError::new(ErrorCode::Unavailable, "the server is shutting down"),
             other => {
                 tracing::error!(error = %other, "store error");
+                AppError::internal()
+            }
+        }
+    }
+}
+
+impl From<crate::auth::pool::PoolError> for AppError {
+    fn from(e: crate::auth::pool::PoolError) -> Self {
+        use crate::auth::pool::PoolError;
+        match e {
+            PoolError::Busy => {
+                let retry = crate::protocol::limits::OVERLOADED_RETRY_AFTER;
+                let mut e = AppError::new(ErrorCode::Overloaded, "too many password checks are waiting; retry shortly");
+                e.retry_after_ms = Some(u64::try_from(retry.as_millis()).unwrap_or(1000));
+                e
+            }
+            PoolError::Failed => {
+                tracing::error!("password hashing failed");
                 AppError::internal()
             }
         }

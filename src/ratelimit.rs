@@ -33,8 +33,17 @@ pub const TYPING: Rule = Rule { name: "typing", burst: 2, every: Duration::from_
 pub const IDENTIFY_PER_IP: Rule = Rule { name: "identify_per_ip", burst: 20, every: Duration::from_secs(3) };
 /// Login attempts per IP: 20 at once, then 1 per 6 s.
 pub const LOGIN_PER_IP: Rule = Rule { name: "login_per_ip", burst: 20, every: Duration::from_secs(6) };
-/// Login attempts per account: 5 at once, then 1 per 12 s.
-pub const LOGIN_PER_ACCOUNT: Rule = Rule { name: "login_per_account", burst: 5, every: Duration::from_secs(12) };
+/// Password attempts (logins and password changes) for one account from one
+/// address: 5 at once, then 1 per 12 s. Keyed on the pair, so a guesser at one
+/// address cannot lock the owner out from another.
+pub const LOGIN_PER_ACCOUNT_IP: Rule = Rule { name: "login_per_account_ip", burst: 5, every: Duration::from_secs(12) };
+/// Password attempts for one account from every address together: 10 at once,
+/// then 1 per 6 s. Past it attempts are slowed by [`LOGIN_SLOWDOWN`], never
+/// refused, so the owner's right password still gets in.
+pub const LOGIN_PER_ACCOUNT: Rule = Rule { name: "login_per_account", burst: 10, every: Duration::from_secs(6) };
+/// How long a password attempt waits before it is checked once its account is
+/// past [`LOGIN_PER_ACCOUNT`].
+pub const LOGIN_SLOWDOWN: Duration = Duration::from_secs(2);
 /// Registrations per IP: 10 at once, then 1 per 30 s.
 pub const REGISTER_PER_IP: Rule = Rule { name: "register_per_ip", burst: 10, every: Duration::from_secs(30) };
 /// REST requests per IP: 200 at once, then 50 per second.
@@ -51,6 +60,7 @@ pub const RULES: &[Rule] = &[
     TYPING,
     IDENTIFY_PER_IP,
     LOGIN_PER_IP,
+    LOGIN_PER_ACCOUNT_IP,
     LOGIN_PER_ACCOUNT,
     REGISTER_PER_IP,
     REST_PER_IP,
@@ -109,6 +119,7 @@ pub struct Limits {
     typing: Keyed<(Id, Id)>,
     identify_ip: Keyed<IpAddr>,
     login_ip: Keyed<IpAddr>,
+    login_account_ip: Keyed<(String, IpAddr)>,
     login_account: Keyed<String>,
     register_ip: Keyed<IpAddr>,
     rest_ip: Keyed<IpAddr>,
@@ -126,6 +137,7 @@ impl Limits {
             typing: Keyed::new(TYPING, scale),
             identify_ip: Keyed::new(IDENTIFY_PER_IP, scale),
             login_ip: Keyed::new(LOGIN_PER_IP, scale),
+            login_account_ip: Keyed::new(LOGIN_PER_ACCOUNT_IP, scale),
             login_account: Keyed::new(LOGIN_PER_ACCOUNT, scale),
             register_ip: Keyed::new(REGISTER_PER_IP, scale),
             rest_ip: Keyed::new(REST_PER_IP, scale),
@@ -146,10 +158,20 @@ impl Limits {
     pub fn identify(&self, ip: IpAddr) -> Result<(), AppError> {
         self.identify_ip.check(&ip)
     }
-    /// A login attempt from `ip` for `account` (lowercased username).
-    pub fn login(&self, ip: IpAddr, account: &str) -> Result<(), AppError> {
+    /// A password attempt (login or password change) from `ip` for `account`
+    /// (the lowercased username): refused past `login_per_ip` or
+    /// `login_per_account_ip`; otherwise how long to wait before checking the
+    /// password (non-zero once the account is past `login_per_account`).
+    pub fn login(&self, ip: IpAddr, account: &str) -> Result<Duration, AppError> {
         self.login_ip.check(&ip)?;
-        self.login_account.check(&account.to_string())
+        self.login_account_ip.check(&(account.to_string(), ip))?;
+        match self.login_account.limiter.check_key(&account.to_string()) {
+            Ok(()) => Ok(Duration::ZERO),
+            Err(_) => {
+                crate::metrics::RATE_LIMITED.with_label_values(&[LOGIN_PER_ACCOUNT.name]).inc();
+                Ok(LOGIN_SLOWDOWN)
+            }
+        }
     }
     /// A registration from `ip`.
     pub fn register(&self, ip: IpAddr) -> Result<(), AppError> {
@@ -170,6 +192,7 @@ impl Limits {
         self.typing.prune();
         self.identify_ip.prune();
         self.login_ip.prune();
+        self.login_account_ip.prune();
         self.login_account.prune();
         self.register_ip.prune();
         self.rest_ip.prune();
@@ -202,15 +225,52 @@ mod tests {
     fn scale_multiplies_the_burst() {
         let l = Limits::new(10.0);
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        for _ in 0..(LOGIN_PER_ACCOUNT.burst * 10) {
+        for _ in 0..(LOGIN_PER_ACCOUNT_IP.burst * 10) {
             assert!(l.login(ip, "a").is_ok());
         }
-        assert!(l.login(ip, "a").is_err(), "the account bucket is 10 × 5");
+        assert!(l.login(ip, "a").is_err(), "the account-and-address bucket is 10 × 5");
         assert!(l.login(ip, "b").is_ok());
         let d = direct(GATEWAY_COMMANDS, 1.0);
         for _ in 0..GATEWAY_COMMANDS.burst {
             assert!(check_direct(&d).is_ok());
         }
         assert!(check_direct(&d).is_err());
+    }
+
+    #[test]
+    fn a_guesser_is_refused_but_cannot_lock_the_owner_out() {
+        let l = Limits::new(1.0);
+        let attacker: IpAddr = "198.51.100.7".parse().unwrap();
+        let owner: IpAddr = "203.0.113.5".parse().unwrap();
+        for _ in 0..LOGIN_PER_ACCOUNT_IP.burst {
+            assert_eq!(l.login(attacker, "alice").unwrap(), Duration::ZERO);
+        }
+        let e = l.login(attacker, "alice").unwrap_err();
+        assert_eq!((e.code, e.status), (ErrorCode::RateLimited, 429));
+        assert!(e.message.contains("login_per_account_ip"), "{}", e.message);
+        // The same account from another address is untouched.
+        assert_eq!(l.login(owner, "alice").unwrap(), Duration::ZERO);
+    }
+
+    #[test]
+    fn guessing_from_many_addresses_slows_the_account_but_never_refuses_it() {
+        let l = Limits::new(1.0);
+        // Two attempts from each of many addresses: each pair is within its own
+        // bucket, but together they use up the account's.
+        let mut slowed = 0;
+        for i in 1..=20u8 {
+            let ip = IpAddr::from([10, 0, 0, i]);
+            for _ in 0..2 {
+                if l.login(ip, "alice").unwrap() == LOGIN_SLOWDOWN {
+                    slowed += 1;
+                }
+            }
+        }
+        assert_eq!(slowed, 40 - LOGIN_PER_ACCOUNT.burst as usize);
+        // The owner, from a fresh address, is slowed down, not refused.
+        let owner: IpAddr = "203.0.113.5".parse().unwrap();
+        assert_eq!(l.login(owner, "alice").unwrap(), LOGIN_SLOWDOWN);
+        // Other accounts are not affected.
+        assert_eq!(l.login(owner, "bob").unwrap(), Duration::ZERO);
     }
 }

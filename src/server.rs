@@ -48,6 +48,7 @@ pub async fn run(config: Config) -> io::Result<()> {
             .app_data(core_data.clone())
             .app_data(web::Data::new(hub))
             .wrap(middleware::Compress::default())
+            .wrap(middleware::from_fn(crate::http::security_headers))
             // Outermost: every request (REST, gateway upgrade, /metrics) gets an id and an access-log line.
             .wrap(middleware::from_fn(crate::http::request_id::middleware))
             .configure(|cfg| {
@@ -84,6 +85,7 @@ pub async fn run(config: Config) -> io::Result<()> {
             let s = HttpServer::new(move || {
                 App::new()
                     .app_data(metrics_core.clone())
+                    .wrap(middleware::from_fn(crate::http::security_headers))
                     .wrap(middleware::from_fn(crate::http::request_id::middleware))
                     .configure(crate::http::meta::routes)
             })

@@ -21,6 +21,8 @@ pub struct Core {
     pub config: Config,
     /// Rate limiters.
     pub limits: crate::ratelimit::Limits,
+    /// The bounded pool every password hash and check runs on.
+    pub hashing: crate::auth::pool::HashPool,
     /// What `/readyz` reports (accepting, storage writable).
     pub readiness: readiness::Readiness,
     /// The voice socket and SFU state (`None` with `--no-voice`).
@@ -37,12 +39,18 @@ impl Core {
     pub fn with_voice(store: Store, config: Config, voice: Option<Arc<crate::voice::VoiceNet>>) -> Arc<Core> {
         let threads = config.workers.max(1);
         let limits = crate::ratelimit::Limits::new(config.rate_limit_scale);
+        let hashing = crate::auth::pool::HashPool::start(
+            config.argon2_thread_count(),
+            crate::protocol::limits::MAX_QUEUED_PASSWORD_HASHES,
+            config.password_cost(),
+        );
         Arc::new(Core {
             store,
             online: crate::actors::online::Online::default(),
             registry: crate::actors::registry::Registry::new(threads),
             config,
             limits,
+            hashing,
             readiness: readiness::Readiness::default(),
             voice,
         })

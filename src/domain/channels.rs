@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::access::{ChannelAccess, GuildAccess};
 use super::effects::{Change, Effect, Effects};
 use super::input::present;
+use super::patch;
 use crate::errors::{AppError, ErrorCode};
 use crate::model::limits::{MAX_CHANNELS_PER_GUILD, MAX_OVERWRITES_PER_CHANNEL, MAX_SLOWMODE_SECS};
 use crate::model::permissions::{self, Explanation, Overwrite, OverwriteKind};
@@ -203,6 +204,7 @@ pub async fn reorder(
     gid: Id,
     placements: Vec<Placement>,
 ) -> Result<(Vec<Channel>, Effects), AppError> {
+    patch::require_fields(&[placements.iter().any(|p| p.position.is_some() || p.parent_id.is_some())])?;
     let r = store.read()?;
     let ga = GuildAccess::load(&r, gid, caller)?;
     ga.require(Permissions::MANAGE_CHANNELS)?;
@@ -212,27 +214,33 @@ pub async fn reorder(
             check_parent_in(&r, gid, c.kind, parent)?;
         }
     }
-    let all = store
+    let (all, changed) = store
         .write(move |w| {
             // Check every item before writing any, so an error changes nothing.
             for p in &placements {
                 w.channel(p.id)?.filter(|c| c.guild_id == Some(gid)).ok_or_else(AppError::unknown_channel)?;
             }
+            let mut changed = false;
             for p in &placements {
-                let mut c = w.channel(p.id)?.ok_or_else(AppError::unknown_channel)?;
-                if let Some(pos) = p.position {
-                    c.position = pos;
+                let current = w.channel(p.id)?.ok_or_else(AppError::unknown_channel)?;
+                let next = patch::apply(&current, |c| {
+                    if let Some(pos) = p.position {
+                        c.position = pos;
+                    }
+                    if let Some(parent) = p.parent_id {
+                        c.parent_id = parent;
+                    }
+                });
+                if let Some(c) = next {
+                    w.put_channel(&c)?;
+                    changed = true;
                 }
-                if let Some(parent) = p.parent_id {
-                    c.parent_id = parent;
-                }
-                w.put_channel(&c)?;
             }
-            Ok::<_, AppError>(w.guild_channels(gid)?)
+            Ok::<_, AppError>((w.guild_channels(gid)?, changed))
         })
         .await?;
     let visible = all.into_iter().filter(|c| ga.can_view(c)).collect();
-    Ok((visible, Effects::guild(gid, &[Change::Channels])))
+    Ok((visible, if changed { Effects::guild(gid, &[Change::Channels]) } else { Effects::none() }))
 }
 
 /// A patch checked against the channel it applies to.
@@ -291,26 +299,35 @@ fn check_patch(kind: ChannelKind, b: ChannelPatch) -> Result<CheckedPatch, AppEr
 /// Change a channel: guild channels need MANAGE_CHANNELS; any recipient may
 /// rename a group DM.
 pub async fn update(store: &Store, caller: Id, cid: Id, b: ChannelPatch) -> Result<(Channel, Effects), AppError> {
+    patch::require_fields(&[
+        b.name.is_some(),
+        b.topic.is_some(),
+        b.parent_id.is_some(),
+        b.position.is_some(),
+        b.rate_limit_per_user.is_some(),
+    ])?;
     let r = store.read()?;
     let ca = ChannelAccess::load(&r, cid, caller)?;
     let kind = ca.channel.kind;
     if kind.is_guild() {
         ca.require(Permissions::MANAGE_CHANNELS)?;
     }
-    let patch = check_patch(kind, b)?;
-    if let (Some(parent), Some(gid)) = (patch.parent_id, ca.channel.guild_id) {
+    let checked = check_patch(kind, b)?;
+    if let (Some(parent), Some(gid)) = (checked.parent_id, ca.channel.guild_id) {
         check_parent_in(&r, gid, kind, parent)?;
     }
     let before = ca.channel.recipients.clone();
-    let updated = store
+    let (updated, did_change) = store
         .write(move |w| {
-            let mut c = w.channel(cid)?.ok_or_else(AppError::unknown_channel)?;
-            patch.apply(&mut c);
+            let current = w.channel(cid)?.ok_or_else(AppError::unknown_channel)?;
+            let Some(c) = patch::apply(&current, |c| checked.apply(c)) else {
+                return Ok((current, false));
+            };
             w.put_channel(&c)?;
-            Ok::<_, AppError>(c)
+            Ok::<_, AppError>((c, true))
         })
         .await?;
-    let effects = changed(&updated, before);
+    let effects = if did_change { changed(&updated, before) } else { Effects::none() };
     Ok((updated, effects))
 }
 

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::access::GuildAccess;
 use super::effects::{Change, Effect, Effects};
+use super::patch;
 use crate::errors::AppError;
 use crate::model::limits::MAX_GUILDS_PER_USER;
 use crate::model::{validate, Channel, ChannelKind, Guild, Id, Permissions, Role};
@@ -97,20 +98,25 @@ pub fn get(r: &impl Read, caller: Id, gid: Id) -> Result<Guild, AppError> {
 
 /// Change a guild (MANAGE_GUILD).
 pub async fn update(store: &Store, caller: Id, gid: Id, b: GuildPatch) -> Result<(Guild, Effects), AppError> {
+    patch::require_fields(&[b.name.is_some()])?;
     let ga = GuildAccess::load(&store.read()?, gid, caller)?;
     ga.require(Permissions::MANAGE_GUILD)?;
     let name = b.name.as_deref().map(|n| validate::name("name", n)).transpose()?;
-    let guild = store
+    let (guild, changed) = store
         .write(move |w| {
-            let mut g = w.guild(gid)?.ok_or_else(AppError::unknown_guild)?;
-            if let Some(n) = name {
-                g.name = n;
-            }
+            let current = w.guild(gid)?.ok_or_else(AppError::unknown_guild)?;
+            let Some(g) = patch::apply(&current, |g| {
+                if let Some(n) = name {
+                    g.name = n;
+                }
+            }) else {
+                return Ok((current, false));
+            };
             w.put_guild(&g)?;
-            Ok::<_, AppError>(g)
+            Ok::<_, AppError>((g, true))
         })
         .await?;
-    Ok((guild, Effects::guild(gid, &[Change::Guild])))
+    Ok((guild, if changed { Effects::guild(gid, &[Change::Guild]) } else { Effects::none() }))
 }
 
 /// Delete a guild (its owner only).

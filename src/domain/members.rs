@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::access::GuildAccess;
 use super::effects::{Change, Effect, Effects};
 use super::input::present;
+use super::patch;
 use crate::errors::{AppError, ErrorCode};
 use crate::model::limits::MAX_MEMBERS_PAGE;
 use crate::model::{validate, Id, Member, Permissions};
@@ -81,6 +82,13 @@ pub async fn update(
     uid: Id,
     b: MemberPatch,
 ) -> Result<(Member, Effects), AppError> {
+    patch::require_fields(&[
+        b.nick.is_some(),
+        b.roles.is_some(),
+        b.mute.is_some(),
+        b.deaf.is_some(),
+        b.channel_id.is_some(),
+    ])?;
     let r = store.read()?;
     let ga = GuildAccess::load(&r, gid, caller)?;
     let current = r.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
@@ -124,26 +132,31 @@ pub async fn update(
         None => false,
     };
     let (mute, deaf) = (b.mute, b.deaf);
-    let member = store
+    let (member, changed) = store
         .write(move |w| {
-            let mut m = w.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
-            if let Some(n) = nick {
-                m.nick = n;
+            let current = w.member_record(gid, uid)?.ok_or_else(AppError::unknown_member)?;
+            let next = patch::apply(&current, |m| {
+                if let Some(n) = nick {
+                    m.nick = n;
+                }
+                if let Some(r) = roles {
+                    m.roles = r;
+                }
+                if let Some(v) = mute {
+                    m.mute = v;
+                }
+                if let Some(v) = deaf {
+                    m.deaf = v;
+                }
+            });
+            let changed = next.is_some();
+            if let Some(m) = next {
+                w.put_member(gid, uid, &m)?;
             }
-            if let Some(r) = roles {
-                m.roles = r;
-            }
-            if let Some(v) = mute {
-                m.mute = v;
-            }
-            if let Some(v) = deaf {
-                m.deaf = v;
-            }
-            w.put_member(gid, uid, &m)?;
-            w.member(gid, uid)?.ok_or_else(AppError::unknown_member)
+            Ok::<_, AppError>((w.member(gid, uid)?.ok_or_else(AppError::unknown_member)?, changed))
         })
         .await?;
-    let mut effects = Effects::guild(gid, &[Change::Member(uid)]);
+    let mut effects = if changed { Effects::guild(gid, &[Change::Member(uid)]) } else { Effects::none() };
     if disconnect {
         effects.push(Effect::VoiceEvict { guild: gid, user: uid });
     }

@@ -22,6 +22,7 @@ pub mod input;
 pub mod invites;
 pub mod members;
 pub mod messages;
+pub mod patch;
 pub mod roles;
 pub mod voice;
 

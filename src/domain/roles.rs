@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::access::GuildAccess;
 use super::effects::{Change, Effects};
+use super::patch;
 use crate::errors::AppError;
 use crate::model::limits::MAX_ROLES_PER_GUILD;
 use crate::model::{validate, Id, Permissions, Role};
@@ -105,6 +106,7 @@ pub async fn create(store: &Store, caller: Id, gid: Id, b: NewRole) -> Result<(R
 
 /// Change a role (MANAGE_ROLES, below the caller's highest role).
 pub async fn update(store: &Store, caller: Id, gid: Id, rid: Id, b: RolePatch) -> Result<(Role, Effects), AppError> {
+    patch::require_fields(&[b.name.is_some(), b.color.is_some(), b.permissions.is_some(), b.hoist.is_some()])?;
     let ga = GuildAccess::load(&store.read()?, gid, caller)?;
     let role = role_of(&ga, rid)?;
     ga.require(Permissions::MANAGE_ROLES)?;
@@ -121,26 +123,30 @@ pub async fn update(store: &Store, caller: Id, gid: Id, rid: Id, b: RolePatch) -
         ga.require_grantable(Permissions(p.bits() ^ role.permissions.bits()), "grant")?;
     }
     let color = b.color.map(check_color).transpose()?;
-    let updated = store
+    let (updated, changed) = store
         .write(move |w| {
-            let mut r = w.role(gid, rid)?.ok_or_else(AppError::unknown_role)?;
-            if let Some(n) = name {
-                r.name = n;
-            }
-            if let Some(c) = color {
-                r.color = c;
-            }
-            if let Some(p) = b.permissions {
-                r.permissions = p;
-            }
-            if let Some(h) = b.hoist {
-                r.hoist = h;
-            }
+            let current = w.role(gid, rid)?.ok_or_else(AppError::unknown_role)?;
+            let Some(r) = patch::apply(&current, |r| {
+                if let Some(n) = name {
+                    r.name = n;
+                }
+                if let Some(c) = color {
+                    r.color = c;
+                }
+                if let Some(p) = b.permissions {
+                    r.permissions = p;
+                }
+                if let Some(h) = b.hoist {
+                    r.hoist = h;
+                }
+            }) else {
+                return Ok((current, false));
+            };
             w.put_role(&r)?;
-            Ok::<_, AppError>(r)
+            Ok::<_, AppError>((r, true))
         })
         .await?;
-    Ok((updated, Effects::guild(gid, &[Change::Role(rid)])))
+    Ok((updated, if changed { Effects::guild(gid, &[Change::Role(rid)]) } else { Effects::none() }))
 }
 
 /// Delete a role (MANAGE_ROLES, below the caller's highest role; not @everyone).
@@ -187,21 +193,26 @@ pub async fn reorder(
     gid: Id,
     moves: Vec<RolePosition>,
 ) -> Result<(Vec<Role>, Effects), AppError> {
+    patch::require_fields(&[!moves.is_empty()])?;
     let ga = GuildAccess::load(&store.read()?, gid, caller)?;
     ga.require(Permissions::MANAGE_ROLES)?;
     let positions = reposition(&ga, &moves)?;
-    let roles = store
+    let (roles, changed) = store
         .write(move |w| {
+            // Only positions change; other fields are re-read so concurrent edits survive.
+            let mut changed = false;
             for (id, pos) in &positions {
-                if let Some(mut r) = w.role(gid, *id)? {
-                    r.position = *pos;
-                    w.put_role(&r)?;
+                if let Some(current) = w.role(gid, *id)? {
+                    if let Some(r) = patch::apply(&current, |r| r.position = *pos) {
+                        w.put_role(&r)?;
+                        changed = true;
+                    }
                 }
             }
-            Ok::<_, AppError>(w.roles(gid)?)
+            Ok::<_, AppError>((w.roles(gid)?, changed))
         })
         .await?;
-    Ok((roles, Effects::guild(gid, &[Change::Roles])))
+    Ok((roles, if changed { Effects::guild(gid, &[Change::Roles]) } else { Effects::none() }))
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::{Body, Caller};
 use crate::actors::hub::dispatch_to;
-use crate::auth::{hash_password, new_token, token_hash, verify_password};
+use crate::auth::{new_token, token_hash};
 use crate::core::Core;
-use crate::domain::{Change, Effect, Effects};
+use crate::domain::{patch, Change, Effect, Effects};
 use crate::errors::{AppError, ErrorCode};
 use crate::model::limits::MAX_TOKENS_PER_USER;
 use crate::model::{validate, Id, TokenRecord, User, UserRecord};
@@ -54,12 +54,11 @@ struct Register {
     display_name: Option<String>,
 }
 
-async fn hash(core: &Arc<Core>, password: String) -> Result<String, AppError> {
-    let cost = core.config.password_cost();
-    web::block(move || hash_password(&password, cost)).await.map_err(|_| AppError::internal())?.map_err(|e| {
-        tracing::error!(error = %e, "password hashing failed");
-        AppError::internal()
-    })
+/// Wait out a password attempt's slowdown (`login_per_account`), if any.
+async fn slow_down(delay: std::time::Duration) {
+    if !delay.is_zero() {
+        actix_web::rt::time::sleep(delay).await;
+    }
 }
 
 async fn register(core: Core_, req: HttpRequest, Body(b): Body<Register>) -> Result<HttpResponse, AppError> {
@@ -71,7 +70,7 @@ async fn register(core: Core_, req: HttpRequest, Body(b): Body<Register>) -> Res
     if core.store.read()?.user_id_by_name(&key)?.is_some() {
         return Err(AppError::new(ErrorCode::UsernameTaken, "that username is taken"));
     }
-    let password_hash = hash(&core, b.password).await?;
+    let password_hash = core.hashing.hash(b.password).await?;
     let id = core.store.ids().next();
     let user = User { id, username, display_name, created_at: id.timestamp_ms() };
     let rec = UserRecord { user: user.clone(), password_hash, admin: false, disabled: false };
@@ -103,23 +102,20 @@ struct LoginResponse {
     user: User,
 }
 
-/// A PHC string that never matches, so unknown usernames cost as much as wrong passwords.
-const DUMMY_PHC: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Y2L+4x+PlDhB8SqZk3Gf1r5zRj8c9xHq4bHk2gW0R3Q";
-
 async fn login(core: Core_, req: HttpRequest, Body(b): Body<Login>) -> Result<HttpResponse, AppError> {
-    core.limits.login(peer_ip(&req), &validate::username_key(&b.username))?;
+    let key = validate::username_key(&b.username);
+    slow_down(core.limits.login(peer_ip(&req), &key)?).await;
     let bad = || AppError::new(ErrorCode::InvalidCredentials, "wrong username or password");
     let rec = {
         let r = core.store.read()?;
-        match r.user_id_by_name(&validate::username_key(&b.username))? {
+        match r.user_id_by_name(&key)? {
             Some(id) => r.user_record(id)?,
             None => None,
         }
     };
-    let phc = rec.as_ref().map_or(DUMMY_PHC.to_string(), |r| r.password_hash.clone());
-    let password = b.password;
-    let ok = web::block(move || verify_password(&password, &phc)).await.map_err(|_| AppError::internal())?;
+    // Unknown usernames are checked against the pool's dummy hash: same cost, never a match.
+    let phc = rec.as_ref().map(|r| r.password_hash.clone());
+    let ok = core.hashing.verify(b.password, phc).await?;
     let Some(rec) = rec.filter(|_| ok) else {
         return Err(bad());
     };
@@ -186,23 +182,32 @@ struct UpdateMe {
 }
 
 async fn update_me(core: Core_, caller: Caller, Body(b): Body<UpdateMe>) -> Result<HttpResponse, AppError> {
+    patch::require_fields(&[b.display_name.is_some()])?;
     let display_name = match b.display_name {
         Some(d) => Some(validate::display_name("display_name", d.as_deref())?),
         None => None,
     };
     let uid = caller.user.id;
-    let user = core
+    let (user, changed) = core
         .store
         .write(move |w| {
             let mut rec = w.user_record(uid)?.ok_or_else(AppError::unauthorized)?;
-            if let Some(d) = display_name {
-                rec.user.display_name = d;
-            }
+            let Some(user) = patch::apply(&rec.user, |u| {
+                if let Some(d) = display_name {
+                    u.display_name = d;
+                }
+            }) else {
+                return Ok((rec.user, false));
+            };
+            rec.user = user;
             let key = validate::username_key(&rec.user.username);
             w.put_user(&rec, &key)?;
-            Ok::<_, AppError>(rec.user)
+            Ok::<_, AppError>((rec.user, true))
         })
         .await?;
+    if !changed {
+        return Ok(HttpResponse::Ok().json(user));
+    }
     dispatch_to(&core.online.sessions(uid), event::USER_UPDATE, &user);
     let guilds = core.store.read()?.user_guild_ids(uid)?;
     let effects = Effects(guilds.into_iter().map(|g| Effect::Guild(g, Change::Member(uid))).collect());
@@ -216,16 +221,22 @@ struct ChangePassword {
     new_password: String,
 }
 
-async fn change_password(core: Core_, caller: Caller, Body(b): Body<ChangePassword>) -> Result<HttpResponse, AppError> {
+async fn change_password(
+    core: Core_,
+    req: HttpRequest,
+    caller: Caller,
+    Body(b): Body<ChangePassword>,
+) -> Result<HttpResponse, AppError> {
     validate::password(&b.new_password)?;
+    // A stolen token must not become an unlimited password oracle: the login limits apply.
+    let key = validate::username_key(&caller.user.username);
+    slow_down(core.limits.login(peer_ip(&req), &key)?).await;
     let uid = caller.user.id;
     let current = core.store.read()?.user_record(uid)?.ok_or_else(AppError::unauthorized)?;
-    let (pw, phc) = (b.current_password, current.password_hash);
-    let ok = web::block(move || verify_password(&pw, &phc)).await.map_err(|_| AppError::internal())?;
-    if !ok {
+    if !core.hashing.verify(b.current_password, Some(current.password_hash)).await? {
         return Err(AppError::new(ErrorCode::InvalidCredentials, "current password is wrong"));
     }
-    let new_hash = hash(&core, b.new_password).await?;
+    let new_hash = core.hashing.hash(b.new_password).await?;
     let keep = caller.token.id;
     core.store
         .write(move |w| {

@@ -70,10 +70,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
         let msgpack = match ct.as_str() {
             "" | "application/json" => false,
             "application/msgpack" | "application/x-msgpack" | "application/vnd.msgpack" => true,
-            other => {
+            _ => {
+                // The header is not quoted back: error messages never echo request headers.
                 let e = AppError::new(
                     ErrorCode::UnsupportedMediaType,
-                    format!("Content-Type {other} is not supported; use application/json or application/msgpack"),
+                    "this Content-Type is not supported; use application/json or application/msgpack",
                 );
                 return Box::pin(async move { Err(e) });
             }

@@ -72,6 +72,39 @@ async fn rate_limit(
     Ok(res.map_into_boxed_body())
 }
 
+/// Headers every response carries (docs/api.md, "Responses"), set where a
+/// handler did not set its own (the web client's pages and files choose their
+/// caching and Content-Security-Policy):
+///
+/// * `X-Content-Type-Options: nosniff`: a JSON error quoting client input is
+///   never sniffed into HTML or script;
+/// * `Cache-Control: no-store`: tokens and private data stay out of browser
+///   and proxy caches;
+/// * `Referrer-Policy: no-referrer`, `X-Frame-Options: DENY` and a
+///   `Content-Security-Policy` of `default-src 'none'; frame-ancestors 'none'`:
+///   nothing the API answers can be framed, run scripts or leak its URL.
+pub async fn security_headers(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::http::header::{self, HeaderValue};
+    let mut res = next.call(req).await?;
+    let headers = res.headers_mut();
+    let defaults = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"),
+    ];
+    for (name, value) in defaults {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    Ok(res)
+}
+
 /// Mount every route except the operational ones ([`meta::routes`]), which
 /// the server mounts here or on `--metrics-bind`.
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -27,6 +27,9 @@ pub const MAX_DISPLAY_NAME_CHARS: usize = 32;
 pub const MAX_NAME_CHARS: usize = 100;
 /// Maximum channel topic length, in characters.
 pub const MAX_TOPIC_CHARS: usize = 1024;
+/// Combining marks in a row allowed in names, nicknames and topics (more is
+/// "Zalgo" text that spills over the lines around it).
+pub const MAX_COMBINING_MARKS: usize = 8;
 /// Longest slow-mode interval (`rate_limit_per_user`), in seconds (6 hours).
 pub const MAX_SLOWMODE_SECS: u32 = 21_600;
 /// Channels (including categories) per guild.

@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::sample::Index;
+use proptest::test_runner::TestCaseError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use unicode_normalization::UnicodeNormalization;
 
 use super::codec::{decode_data, decode_op, msgpack_from_slice, DecodeError, Encoding, SharedEvent};
 use super::commands::{Identify, PresenceUpdate, RequestGuildMembers, Resume, SendMessage, Typing};
@@ -1048,7 +1050,6 @@ proptest! {
     fn validation_never_panics_and_follows_the_documented_bounds(s in any_input()) {
         let trimmed = s.trim();
         let chars = trimmed.chars().count();
-        let controls = trimmed.chars().any(char::is_control);
 
         // Content: trimmed, 1–4000 characters (not bytes).
         let c = validate::content(&s);
@@ -1065,12 +1066,38 @@ proptest! {
         }
         prop_assert_eq!(validate::nonce(None), Ok(None));
 
-        // Guild, channel and role names: trimmed, 1–100 characters, no controls.
-        let nm = validate::name("name", &s);
-        prop_assert_eq!(nm.is_ok(), (1..=MAX_NAME_CHARS).contains(&chars) && !controls);
-        if let Ok(nm) = nm {
-            prop_assert_eq!(nm, trimmed);
-        }
+        // Guild, channel and role names: trimmed, NFC-normalised, 1–100
+        // characters; controls and invisible characters refused; plain text
+        // within bounds accepted as it is.
+        let nfc: String = trimmed.nfc().collect();
+        let nfc_chars = nfc.chars().count();
+        let plain = nfc.chars().all(|c| {
+            (c.is_alphanumeric()
+                && !unicode_normalization::char::is_combining_mark(c)
+                && !matches!(c, '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}'))
+                || c.is_ascii_punctuation()
+                || c == ' '
+                || c == '😀'
+        });
+        let hidden = |newlines: bool| {
+            nfc.chars().any(|c| {
+                (c.is_control() && !(newlines && c == '\n'))
+                    || matches!(c, '\u{200B}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}' | '\u{202E}')
+            })
+        };
+        // What every shown text must satisfy, given its bounds and whether line feeds are allowed.
+        let shown = |got: &Result<String, validate::Invalid>, max: usize, newlines: bool| -> Result<(), TestCaseError> {
+            let within = (1..=max).contains(&nfc_chars);
+            if let Ok(v) = got {
+                prop_assert_eq!(v, &nfc);
+                prop_assert!(within && !hidden(newlines));
+            }
+            if plain && within {
+                prop_assert!(got.is_ok(), "plain text refused: {:?}", got);
+            }
+            Ok(())
+        };
+        shown(&validate::name("name", &s), MAX_NAME_CHARS, false)?;
 
         // Usernames: not trimmed, 2–32 characters, letters, digits, '_', '.', '-'.
         let raw_chars = s.chars().count();
@@ -1088,22 +1115,24 @@ proptest! {
             (MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&raw_chars)
         );
 
-        // Display names: trimmed, empty means none, else 1–32 characters, no controls.
-        let dn = validate::display_name("display_name", Some(&s));
-        match dn {
+        // Display names: the same rules at 32 characters; empty means none.
+        match validate::display_name("display_name", Some(&s)) {
             Ok(None) => prop_assert!(trimmed.is_empty()),
-            Ok(Some(v)) => {
-                prop_assert_eq!(v.as_str(), trimmed);
-                prop_assert!(chars <= MAX_DISPLAY_NAME_CHARS && !controls);
+            Ok(Some(v)) => shown(&Ok(v), MAX_DISPLAY_NAME_CHARS, false)?,
+            Err(e) => {
+                prop_assert!(!trimmed.is_empty());
+                shown(&Err(e), MAX_DISPLAY_NAME_CHARS, false)?;
             }
-            Err(_) => prop_assert!(chars > MAX_DISPLAY_NAME_CHARS || controls),
         }
 
-        // Topics: trimmed, empty means none, else up to 1024 characters.
+        // Topics: the same at 1024 characters, line feeds allowed; empty means none.
         match validate::topic(Some(&s)) {
             Ok(None) => prop_assert!(trimmed.is_empty()),
-            Ok(Some(v)) => prop_assert!(v == trimmed && chars <= MAX_TOPIC_CHARS),
-            Err(_) => prop_assert!(chars > MAX_TOPIC_CHARS),
+            Ok(Some(v)) => shown(&Ok(v), MAX_TOPIC_CHARS, true)?,
+            Err(e) => {
+                prop_assert!(!trimmed.is_empty());
+                shown(&Err(e), MAX_TOPIC_CHARS, true)?;
+            }
         }
     }
 }

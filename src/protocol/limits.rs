@@ -70,3 +70,9 @@ pub const SPEAKING_HOLD: Duration = Duration::from_millis(400);
 /// Default idle time after which a channel or guild actor with no readers
 /// stops (configurable with `--actor-idle-secs`).
 pub const ACTOR_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Password hashes waiting for a hashing thread (`--argon2-threads`) beyond
+/// those running; a login, registration or password change past them is
+/// answered 503 `overloaded` at once.
+pub const MAX_QUEUED_PASSWORD_HASHES: usize = 32;
+/// What a refused password hash (`overloaded`) tells the client to wait.
+pub const OVERLOADED_RETRY_AFTER: Duration = Duration::from_secs(1);

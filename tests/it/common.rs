@@ -66,7 +66,11 @@ impl Server {
             .arg("--workers")
             .arg("2")
             // Cheap password hashing keeps tests fast; production uses the defaults.
-            .args(["--argon2-memory-kib", "256", "--argon2-iterations", "1"])
+            .args(if self.extra.iter().any(|a| a == "--argon2-memory-kib") {
+                &[][..]
+            } else {
+                &["--argon2-memory-kib", "256", "--argon2-iterations", "1"][..]
+            })
             .args(&self.extra)
             // Long enough that test clients need not heartbeat; the heartbeat
             // test sets its own interval.
@@ -113,9 +117,14 @@ impl Server {
         self.child = Some(child);
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().and_then(|c| c.id()).expect("server running")
+    }
+
     /// The server's resident memory in KiB (from /proc).
     pub fn rss_kib(&self) -> u64 {
-        let pid = self.child.as_ref().and_then(|c| c.id()).expect("server running");
+        let pid = self.pid();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         status
             .lines()

@@ -21,6 +21,7 @@ mod origins;
 mod permissions;
 mod rate_limits;
 mod resume;
+mod security;
 mod storage;
 mod voice;
 mod voice_peer;
