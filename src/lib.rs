@@ -27,6 +27,7 @@
 pub mod actors;
 pub mod auth;
 pub mod config;
+pub mod domain;
 pub mod errors;
 pub mod http;
 pub mod logging;

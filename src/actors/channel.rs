@@ -18,7 +18,7 @@ use super::Core;
 use crate::errors::AppError;
 use crate::metrics;
 use crate::model::snapshot::GuildSnapshot;
-use crate::model::{Author, Channel, Id, Message as ChatMessage, Permissions, User};
+use crate::model::{Author, Channel, ChannelKind, Id, Message as ChatMessage, Permissions, User};
 use crate::protocol::events::{event, TypingStart};
 use crate::protocol::SharedEvent;
 use crate::store::{Read, Write};
@@ -73,6 +73,18 @@ impl ChannelActor {
             return Err(AppError::missing_permissions(needed));
         }
         Ok(())
+    }
+
+    /// 1:1 DMs: a block either way stops sending.
+    fn unblocked(&self, user: Id) -> Result<(), AppError> {
+        if self.channel.kind != ChannelKind::Dm {
+            return Ok(());
+        }
+        let Some(other) = self.channel.recipients.iter().find(|u| **u != user) else {
+            return Ok(());
+        };
+        let pair = self.core.store.read()?.relationship_pair(user, *other)?;
+        Ok(crate::domain::privacy::may_send_dm(pair)?)
     }
 
     /// The sessions that receive this channel's events now.
@@ -276,7 +288,9 @@ impl Handler<Send> for ChannelActor {
 
     fn handle(&mut self, msg: Send, _: &mut Context<Self>) -> Self::Result {
         self.last_activity = std::time::Instant::now();
-        if let Err(e) = self.check(msg.author.id, Permissions::SEND_MESSAGES).and_then(|()| self.pace(msg.author.id)) {
+        let allowed =
+            self.check(msg.author.id, Permissions::SEND_MESSAGES).and_then(|()| self.unblocked(msg.author.id));
+        if let Err(e) = allowed.and_then(|()| self.pace(msg.author.id)) {
             return Box::pin(actix::fut::ready(Err(e)));
         }
         let id = self.core.store.ids().next();

@@ -7,13 +7,15 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::extract::{Body, Caller};
+use super::relationships;
 use crate::actors::channel::ReloadDm;
 use crate::actors::hub::dispatch_to;
 use crate::actors::Core;
+use crate::domain::privacy;
 use crate::errors::AppError;
 use crate::model::{validate, Channel, ChannelKind, Id};
 use crate::protocol::events::{event, ChannelDelete};
-use crate::protocol::limits::MAX_GROUP_DM_MEMBERS;
+use crate::protocol::limits::{MAX_GROUP_DM_MEMBERS, MAX_PRIVATE_CHANNELS_PAGE};
 use crate::store::{Read, Write};
 
 /// Routes of this module.
@@ -27,8 +29,22 @@ pub fn routes(cfg: &mut super::Routes<'_>) {
 
 type CoreData = web::Data<Arc<Core>>;
 
-async fn list(core: CoreData, caller: Caller) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(core.store.read()?.user_channels(caller.user.id)?))
+#[derive(Deserialize)]
+struct Page {
+    after: Option<Id>,
+    limit: Option<u32>,
+}
+
+async fn list(core: CoreData, caller: Caller, page: web::Query<Page>) -> Result<HttpResponse, AppError> {
+    let limit = page.limit.unwrap_or(MAX_PRIVATE_CHANNELS_PAGE);
+    if !(1..=MAX_PRIVATE_CHANNELS_PAGE).contains(&limit) {
+        return Err(AppError::new(
+            "invalid_query",
+            format!("limit: 1–{MAX_PRIVATE_CHANNELS_PAGE} (MAX_PRIVATE_CHANNELS_PAGE)"),
+        ));
+    }
+    let page = core.store.read()?.user_channels_page(caller.user.id, page.after, limit as usize)?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 #[derive(Deserialize)]
@@ -71,12 +87,16 @@ async fn open_dm(core: &Arc<Core>, me: Id, other: Id) -> Result<HttpResponse, Ap
     if other == me {
         return Err(AppError::invalid("recipient_id: cannot open a DM with yourself"));
     }
+    core.limits.dm_open(me)?;
     let r = core.store.read()?;
     r.user(other)?.ok_or_else(AppError::unknown_user)?;
     if let Some(cid) = r.dm_channel_id(me, other)? {
+        // An existing DM is found again unless a block stands between the two.
+        relationships::check_dm_send(&r, me, other)?;
         let c = r.channel(cid)?.ok_or_else(AppError::unknown_channel)?;
         return Ok(HttpResponse::Ok().json(c));
     }
+    relationships::check_dm_open(&r, me, other)?;
     let channel = new_dm(core.store.ids().next(), ChannelKind::Dm, vec![me, other], None, None);
     let c = channel.clone();
     let (created, channel) = core
@@ -86,6 +106,8 @@ async fn open_dm(core: &Arc<Core>, me: Id, other: Id) -> Result<HttpResponse, Ap
             if let Some(existing) = w.dm_channel_id(me, other)? {
                 return Ok::<_, AppError>((false, w.channel(existing)?.ok_or_else(AppError::unknown_channel)?));
             }
+            // A block may have landed since the check above.
+            relationships::check_dm_open(w, me, other)?;
             w.put_channel(&c)?;
             w.put_dm_pair(me, other, c.id)?;
             w.add_user_channel(me, c.id)?;
@@ -120,12 +142,21 @@ async fn open_group(
     for u in &others {
         r.user(*u)?.ok_or_else(AppError::unknown_user)?;
     }
+    privacy::group_dm_room(r.group_dm_count(me)?, true)?;
+    for u in &others {
+        relationships::check_group_add(&r, me, *u)?;
+    }
+    core.limits.group_dm_add(me)?;
     let mut recipients = vec![me];
     recipients.extend(others);
     let channel = new_dm(core.store.ids().next(), ChannelKind::GroupDm, recipients, Some(me), name);
     let c = channel.clone();
     core.store
         .write(move |w| {
+            privacy::group_dm_room(w.group_dm_count(me)?, true)?;
+            for u in c.recipients.iter().filter(|u| **u != me) {
+                relationships::check_group_add(w, me, *u)?;
+            }
             w.put_channel(&c)?;
             for u in &c.recipients {
                 w.add_user_channel(*u, c.id)?;
@@ -170,7 +201,12 @@ async fn add(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Resul
     let (cid, uid) = path.into_inner();
     let me = caller.user.id;
     let before = group_of(&core, cid, me)?.recipients;
-    core.store.read()?.user(uid)?.ok_or_else(AppError::unknown_user)?;
+    let r = core.store.read()?;
+    r.user(uid)?.ok_or_else(AppError::unknown_user)?;
+    if !before.contains(&uid) {
+        relationships::check_group_add(&r, me, uid)?;
+        core.limits.group_dm_add(me)?;
+    }
     let c = core
         .store
         .write(move |w| {
@@ -181,6 +217,7 @@ async fn add(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Resul
             if c.recipients.len() >= MAX_GROUP_DM_MEMBERS {
                 return Err(AppError::limit(format!("a group DM has at most {MAX_GROUP_DM_MEMBERS} people")));
             }
+            relationships::check_group_add(w, me, uid)?;
             c.recipients.push(uid);
             w.put_channel(&c)?;
             w.add_user_channel(uid, cid)?;

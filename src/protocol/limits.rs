@@ -123,3 +123,14 @@ pub const VOICE_ROOM_MAILBOX: usize = 4096;
 pub const SPEAKING_LEVEL_DBOV: i8 = -50;
 /// Silence after which a speaker is reported as stopped.
 pub const SPEAKING_HOLD: Duration = Duration::from_millis(400);
+
+/// Relationships (friends, blocks, pending requests either way) one user may have.
+pub const MAX_RELATIONSHIPS: usize = 1000;
+/// Group DMs one user may be in; creating or adding to one past this is refused
+/// for the creator and for whoever would be added.
+pub const MAX_GROUP_DMS_PER_USER: usize = 100;
+/// DMs and group DMs in READY's `dm_channels` (the most recently active first);
+/// the rest are listed by `GET /api/v1/users/@me/channels`.
+pub const MAX_READY_PRIVATE_CHANNELS: usize = 100;
+/// Largest (and default) page of `GET /api/v1/users/@me/channels`.
+pub const MAX_PRIVATE_CHANNELS_PAGE: u32 = 200;

@@ -311,6 +311,7 @@ impl AdminDb {
             for c in channels {
                 w.remove_user_channel(uid, c)?;
             }
+            w.clear_relationships(uid)?;
             w.open_table(DM_PAIRS)
                 .map_err(StoreError::from)?
                 .retain(|(a, b), _| a != uid.0 && b != uid.0)
