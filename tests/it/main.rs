@@ -20,6 +20,7 @@ mod logs;
 mod origins;
 mod permissions;
 mod rate_limits;
+mod relationships;
 mod resume;
 mod storage;
 mod voice;
