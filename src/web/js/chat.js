@@ -78,10 +78,10 @@ export function renderChat(el) {
   if (!ui || ui.el !== el) build(el);
   const c = state.channels.get(state.current.channelId);
   const dm = c && !c.guild_id;
-  ui.title.replaceChildren(
+  ui.title.replaceChildren(...[
     c ? h('span', { class: 'chat-icon', 'aria-hidden': 'true' }, dm ? '@' : c.kind === 'voice' ? icon('speaker') : '#') : null,
     c ? channelTitle(c) : state.current.guildId === '@me' ? 'Friends' : (state.me ? 'No channel' : 'Connecting…'),
-  );
+  ].filter(Boolean));
   // Home with no conversation open shows the Friends view instead of a log.
   const home = !c && state.current.guildId === '@me' && Boolean(state.me);
   ui.friends.hidden = !home;

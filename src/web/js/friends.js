@@ -46,8 +46,8 @@ function build(el) {
     placeholder: 'Their username', 'aria-describedby': 'add-friend-hint',
   });
   const submit = h('button', { class: 'btn btn-primary', type: 'submit' }, 'Send request');
-  const form = h('form', { class: 'add-friend', 'aria-label': 'Add a friend' },
-    h('label', { for: 'add-friend' }, 'Add a friend'),
+  const form = h('form', { class: 'add-friend' },
+    h('label', { for: 'add-friend' }, 'Add a friend by username'),
     h('p', { class: 'hint', id: 'add-friend-hint' }, 'Friends can message you and add you to group messages.'),
     h('div', { class: 'row' }, input, submit));
   form.addEventListener('submit', async (e) => {

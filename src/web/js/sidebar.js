@@ -202,8 +202,8 @@ function userPanel() {
   }, Object.entries(STATUS_LABEL).map(([v, l]) => h('option', { value: v, selected: v === status }, v === 'offline' ? 'Invisible' : l)));
   return h('section', { class: 'me-panel', 'aria-label': 'You' },
     h('span', { class: 'avatar-wrap' }, avatar(me.id, me.display_name || me.username, 'sm'), dot(me.id)),
-    h('span', { class: 'me-names' }, h('span', { class: 'me-name' }, me.display_name || me.username), h('span', { class: 'me-user muted' }, `@${me.username}`)),
-    select,
+    // The status picker sits under the name, leaving room for two buttons.
+    h('span', { class: 'me-names', title: `@${me.username}` }, h('span', { class: 'me-name' }, me.display_name || me.username), select),
     h('button', { class: 'icon-btn', type: 'button', 'data-key': 'user-settings', 'aria-label': 'Privacy settings', title: 'Privacy settings', onclick: showUserSettings }, icon('gear')),
     h('button', { class: 'icon-btn', type: 'button', 'data-key': 'logout', 'aria-label': 'Log out', title: 'Log out', onclick: () => logout() }, icon('logout')));
 }
