@@ -86,6 +86,8 @@ export function renderChat(el) {
   const home = !c && state.current.guildId === '@me' && Boolean(state.me);
   ui.friends.hidden = !home;
   ui.list.hidden = home;
+  ui.membersBtn.hidden = home;
+  document.body.classList.toggle('friends-home', home);
   if (home) renderFriends(ui.friends);
   ui.topic.textContent = c?.topic || '';
   ui.topic.hidden = !c?.topic;

@@ -90,6 +90,8 @@ const SUBTITLE = {
 function row(id, type) {
   const name = displayName(id);
   const u = state.users.get(id);
+  // Presence is only known for people who share a server with you.
+  const known = state.presences.has(id);
   const status = state.presences.get(id) || 'offline';
   const b = (label, aria, fn, cls = '') => h('button', {
     class: `btn btn-small ${cls}`, type: 'button', 'aria-label': aria, 'data-key': `${label}${id}`, onclick: fn,
@@ -107,10 +109,10 @@ function row(id, type) {
     blocked: [b('Unblock', `Unblock ${name}`, () => act(() => relate.remove(id), `${name} is unblocked.`))],
   }[type] || [];
   return h('li', { class: 'friend' },
-    h('span', { class: 'avatar-wrap' }, avatar(id, name, 'sm'), type === 'friend' ? dot(id) : null),
+    h('span', { class: 'avatar-wrap' }, avatar(id, name, 'sm'), type === 'friend' && known ? dot(id) : null),
     h('span', { class: 'friend-names' },
       h('span', { class: 'friend-name' }, name, u?.username && u.username !== name ? h('span', { class: 'muted' }, ` @${u.username}`) : null),
-      h('span', { class: 'friend-sub muted' }, SUBTITLE[type] || STATUS_LABEL[status])),
+      h('span', { class: 'friend-sub muted' }, SUBTITLE[type] || (known ? STATUS_LABEL[status] : 'Friend'))),
     h('span', { class: 'friend-actions' }, actions));
 }
 
