@@ -341,6 +341,7 @@ impl Handler<Typing> for ChannelActor {
 
     fn handle(&mut self, msg: Typing, _: &mut Context<Self>) -> Self::Result {
         self.check(msg.user_id, Permissions::SEND_MESSAGES)?;
+        self.unblocked(msg.user_id)?;
         self.core.limits.typing(msg.user_id, self.channel.id)?;
         self.last_activity = std::time::Instant::now();
         let ev = TypingStart {

@@ -186,6 +186,10 @@ async fn a_block_stops_dms_messages_group_adds_and_friend_requests() {
     let err = a.op(43).await;
     assert_eq!((&err["code"], &err["nonce"]), (&json!("cannot_message_user"), &json!("n-1")), "{err}");
     b.expect_none("MESSAGE_CREATE").await;
+    // Nor typing there.
+    let (st, e) = alice.post(&s, &format!("/channels/{dm}/typing"), json!({})).await;
+    assert_eq!((st, code(&e)), (403, Some("cannot_message_user")), "{e}");
+    b.expect_none("TYPING_START").await;
     // Not into a group DM, not by a friend request.
     let (st, e) = open_group(&s, &alice, &[&bob, &carol]).await;
     assert_eq!((st, code(&e)), (403, Some("cannot_message_user")), "{e}");
