@@ -262,7 +262,11 @@ async fn privacy_settings_decide_who_may_dm_and_who_may_add_to_group_dms() {
     assert_eq!(st, 201);
     // ...and an override can open one guild again.
     let (st, _) = bob
-        .patch(&s, "/users/@me/settings", json!({"guild_dm_overrides": [{"guild_id": g2.to_string(), "allow_dms": true}]}))
+        .patch(
+            &s,
+            "/users/@me/settings",
+            json!({"guild_dm_overrides": [{"guild_id": g2.to_string(), "allow_dms": true}]}),
+        )
         .await;
     assert_eq!(st, 200);
     let (st, e) = open_group(&s, &dave, &[&bob]).await;
