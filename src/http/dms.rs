@@ -207,6 +207,7 @@ async fn add(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Resul
         relationships::check_group_add(&r, me, uid)?;
         core.limits.group_dm_add(me)?;
     }
+    drop(r);
     let c = core
         .store
         .write(move |w| {

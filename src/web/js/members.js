@@ -57,6 +57,12 @@ export function renderMembers(el) {
 
 /** Open (or create) a 1:1 DM with a user and show it. */
 export async function openDm(userId) {
+  // A DM already known needs no request (opening DMs is rate-limited: dm_opens).
+  const known = [...state.channels.values()].find((x) => x.kind === 'dm' && x.recipients.includes(userId));
+  if (known) {
+    navigate(`/channels/@me/${known.id}`);
+    return;
+  }
   const c = await api.post('/users/@me/channels', { recipient_id: userId });
   state.channels.set(c.id, c);
   navigate(`/channels/@me/${c.id}`);
