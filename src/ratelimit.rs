@@ -50,6 +50,12 @@ pub const REGISTER_PER_IP: Rule = Rule { name: "register_per_ip", burst: 10, eve
 pub const REST_PER_IP: Rule = Rule { name: "rest_per_ip", burst: 200, every: Duration::from_millis(20) };
 /// REST requests per token: 100 at once, then 25 per second.
 pub const REST_PER_TOKEN: Rule = Rule { name: "rest_per_token", burst: 100, every: Duration::from_millis(40) };
+/// 1:1 DM opens (`POST /users/@me/channels` with `recipient_id`) per user: 10 at once, then 1 per 30 s.
+pub const DM_OPENS: Rule = Rule { name: "dm_opens", burst: 10, every: Duration::from_secs(30) };
+/// Group DMs created or added to (one per request), per user: 5 at once, then 1 per 60 s.
+pub const GROUP_DM_ADDS: Rule = Rule { name: "group_dm_adds", burst: 5, every: Duration::from_secs(60) };
+/// Friend requests sent (by id or username) per user: 10 at once, then 1 per 30 s.
+pub const FRIEND_REQUESTS: Rule = Rule { name: "friend_requests", burst: 10, every: Duration::from_secs(30) };
 /// Rejected gateway commands in a row after which the connection is closed (4008).
 pub const GATEWAY_STRIKES: u32 = 10;
 
@@ -65,6 +71,9 @@ pub const RULES: &[Rule] = &[
     REGISTER_PER_IP,
     REST_PER_IP,
     REST_PER_TOKEN,
+    DM_OPENS,
+    GROUP_DM_ADDS,
+    FRIEND_REQUESTS,
 ];
 
 fn quota(rule: Rule, scale: f64) -> Quota {
@@ -124,6 +133,9 @@ pub struct Limits {
     register_ip: Keyed<IpAddr>,
     rest_ip: Keyed<IpAddr>,
     rest_token: Keyed<String>,
+    dm_opens: Keyed<Id>,
+    group_dm_adds: Keyed<Id>,
+    friend_requests: Keyed<Id>,
     /// Multiplier applied to every rule (1.0 in production).
     pub scale: f64,
 }
@@ -142,6 +154,9 @@ impl Limits {
             register_ip: Keyed::new(REGISTER_PER_IP, scale),
             rest_ip: Keyed::new(REST_PER_IP, scale),
             rest_token: Keyed::new(REST_PER_TOKEN, scale),
+            dm_opens: Keyed::new(DM_OPENS, scale),
+            group_dm_adds: Keyed::new(GROUP_DM_ADDS, scale),
+            friend_requests: Keyed::new(FRIEND_REQUESTS, scale),
             scale,
         }
     }
@@ -186,6 +201,19 @@ impl Limits {
         }
     }
 
+    /// A 1:1 DM open by `user`.
+    pub fn dm_open(&self, user: Id) -> Result<(), AppError> {
+        self.dm_opens.check(&user)
+    }
+    /// A group DM created, or someone added to one, by `user`.
+    pub fn group_dm_add(&self, user: Id) -> Result<(), AppError> {
+        self.group_dm_adds.check(&user)
+    }
+    /// A friend request sent by `user`.
+    pub fn friend_request(&self, user: Id) -> Result<(), AppError> {
+        self.friend_requests.check(&user)
+    }
+
     /// Forget keys whose buckets are full again (bounds memory).
     pub fn prune(&self) {
         self.message_sends.prune();
@@ -197,6 +225,9 @@ impl Limits {
         self.register_ip.prune();
         self.rest_ip.prune();
         self.rest_token.prune();
+        self.dm_opens.prune();
+        self.group_dm_adds.prune();
+        self.friend_requests.prune();
     }
 }
 

@@ -1,6 +1,7 @@
 //! The embedded web client against the real binary: how its pages and files
-//! are served, and the browser stories of `tests/web/stories.mjs` (chat) and
-//! `tests/web/voice.mjs` (voice) in headless Chromium (Debian's
+//! are served, and the browser stories of `tests/web/stories.mjs` (chat),
+//! `tests/web/friends.mjs` (friends and blocking) and `tests/web/voice.mjs`
+//! (voice) in headless Chromium (Debian's
 //! `/usr/bin/chromium`, driven by playwright-core).
 //!
 //! Without node, Chromium or `tests/web/node_modules` the browser stories are
@@ -134,6 +135,16 @@ fn browser_setup() -> Result<(PathBuf, PathBuf), String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_stories() {
     run_browser_script("stories.mjs").await;
+}
+
+/// Friends, blocking and privacy through the web client (`tests/web/friends.mjs`):
+/// a friend request by username and its acceptance with the keyboard, the
+/// pending badge, a DM between friends, blocking from the member card with
+/// blocked messages behind a click-to-reveal marker, the privacy settings,
+/// and screenshots in both themes and at phone size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_friends_stories() {
+    run_browser_script("friends.mjs").await;
 }
 
 /// Voice through the web client (`tests/web/voice.mjs`): two pages join a

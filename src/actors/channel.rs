@@ -19,7 +19,7 @@ use crate::domain::messages::{self, Draft};
 use crate::errors::AppError;
 use crate::metrics;
 use crate::model::snapshot::GuildSnapshot;
-use crate::model::{Author, Channel, Id, Message as ChatMessage, Permissions, User};
+use crate::model::{Author, Channel, ChannelKind, Id, Message as ChatMessage, Permissions, User};
 use crate::protocol::events::{event, TypingStart};
 use crate::protocol::SharedEvent;
 use crate::store::{Read, Write};
@@ -60,6 +60,18 @@ impl ChannelActor {
             },
             None => access::dm_permissions(&self.channel, user),
         }
+    }
+
+    /// 1:1 DMs: a block either way stops sending.
+    fn unblocked(&self, user: Id) -> Result<(), AppError> {
+        if self.channel.kind != ChannelKind::Dm {
+            return Ok(());
+        }
+        let Some(other) = self.channel.recipients.iter().find(|u| **u != user) else {
+            return Ok(());
+        };
+        let pair = self.core.store.read()?.relationship_pair(user, *other)?;
+        Ok(crate::domain::privacy::may_send_dm(pair)?)
     }
 
     /// The sessions that receive this channel's events now.
@@ -275,8 +287,9 @@ impl Handler<Send> for ChannelActor {
 
     fn handle(&mut self, msg: Send, _: &mut Context<Self>) -> Self::Result {
         self.last_activity = std::time::Instant::now();
-        let allowed = messages::check_send(self.permissions(msg.author.id)).and_then(|()| self.pace(msg.author.id));
-        if let Err(e) = allowed {
+        let author = msg.author.id;
+        let allowed = messages::check_send(self.permissions(author)).and_then(|()| self.unblocked(author));
+        if let Err(e) = allowed.and_then(|()| self.pace(author)) {
             return Box::pin(actix::fut::ready(Err(e)));
         }
         let id = self.core.store.ids().next();
@@ -327,6 +340,7 @@ impl Handler<Typing> for ChannelActor {
 
     fn handle(&mut self, msg: Typing, _: &mut Context<Self>) -> Self::Result {
         messages::check_send(self.permissions(msg.user_id))?;
+        self.unblocked(msg.user_id)?;
         self.core.limits.typing(msg.user_id, self.channel.id)?;
         self.last_activity = std::time::Instant::now();
         let ev = TypingStart {

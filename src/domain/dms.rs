@@ -5,9 +5,11 @@
 use serde::Deserialize;
 
 use super::effects::{Effect, Effects};
-use crate::errors::AppError;
-use crate::model::limits::MAX_GROUP_DM_MEMBERS;
+use super::privacy;
+use crate::errors::{AppError, ErrorCode};
+use crate::model::limits::{MAX_GROUP_DM_MEMBERS, MAX_PRIVATE_CHANNELS_PAGE};
 use crate::model::{validate, Channel, ChannelKind, Id};
+use crate::ratelimit::Limits;
 use crate::store::{Read, Store, Write};
 
 /// What a client asks for when opening a DM.
@@ -89,30 +91,53 @@ pub fn may_remove(c: &Channel, me: Id, user: Id) -> Result<(), AppError> {
     Ok(())
 }
 
-/// The caller's DMs and group DMs.
-pub fn list(r: &impl Read, caller: Id) -> Result<Vec<Channel>, AppError> {
-    Ok(r.user_channels(caller)?)
+/// A page of the caller's DMs and group DMs.
+#[derive(Debug, Deserialize)]
+pub struct DmPage {
+    /// Channels with ids above this.
+    pub after: Option<Id>,
+    /// Page size (1–MAX_PRIVATE_CHANNELS_PAGE, default MAX_PRIVATE_CHANNELS_PAGE).
+    pub limit: Option<u32>,
+}
+
+/// A page of the caller's DMs and group DMs.
+pub fn list(r: &impl Read, caller: Id, page: &DmPage) -> Result<Vec<Channel>, AppError> {
+    let limit = page.limit.unwrap_or(MAX_PRIVATE_CHANNELS_PAGE);
+    if !(1..=MAX_PRIVATE_CHANNELS_PAGE).contains(&limit) {
+        return Err(AppError::new(
+            ErrorCode::InvalidQuery,
+            format!("limit: 1–{MAX_PRIVATE_CHANNELS_PAGE} (MAX_PRIVATE_CHANNELS_PAGE)"),
+        ));
+    }
+    Ok(r.user_channels_page(caller, page.after, limit as usize)?)
 }
 
 /// Open a DM or create a group DM. Answers the channel and whether it is new.
-pub async fn open(store: &Store, me: Id, b: OpenDm) -> Result<(Channel, bool, Effects), AppError> {
+/// Opening DMs and adding people to group DMs are rate-limited per user
+/// (`dm_opens`, `group_dm_adds`); blocks and the other side's privacy
+/// settings are checked before the write and again inside it.
+pub async fn open(store: &Store, limits: &Limits, me: Id, b: OpenDm) -> Result<(Channel, bool, Effects), AppError> {
     match (b.recipient_id, b.recipient_ids) {
-        (Some(other), None) => open_dm(store, me, other).await,
-        (None, Some(others)) => open_group(store, me, others, b.name).await,
+        (Some(other), None) => open_dm(store, limits, me, other).await,
+        (None, Some(others)) => open_group(store, limits, me, others, b.name).await,
         _ => Err(AppError::invalid("give either recipient_id or recipient_ids")),
     }
 }
 
-async fn open_dm(store: &Store, me: Id, other: Id) -> Result<(Channel, bool, Effects), AppError> {
+async fn open_dm(store: &Store, limits: &Limits, me: Id, other: Id) -> Result<(Channel, bool, Effects), AppError> {
     if other == me {
         return Err(AppError::invalid("recipient_id: cannot open a DM with yourself"));
     }
+    limits.dm_open(me)?;
     let r = store.read()?;
     r.user(other)?.ok_or_else(AppError::unknown_user)?;
     if let Some(cid) = r.dm_channel_id(me, other)? {
+        // An existing DM is found again unless a block stands between the two.
+        privacy::check_dm_send(&r, me, other)?;
         let c = r.channel(cid)?.ok_or_else(AppError::unknown_channel)?;
         return Ok((c, false, Effects::none()));
     }
+    privacy::check_dm_open(&r, me, other)?;
     let c = new_dm(store.ids().next(), ChannelKind::Dm, vec![me, other], None, None);
     let (created, channel) = store
         .write(move |w| {
@@ -120,6 +145,8 @@ async fn open_dm(store: &Store, me: Id, other: Id) -> Result<(Channel, bool, Eff
             if let Some(existing) = w.dm_channel_id(me, other)? {
                 return Ok::<_, AppError>((false, w.channel(existing)?.ok_or_else(AppError::unknown_channel)?));
             }
+            // A block may have landed since the check above.
+            privacy::check_dm_open(w, me, other)?;
             w.put_channel(&c)?;
             w.put_dm_pair(me, other, c.id)?;
             w.add_user_channel(me, c.id)?;
@@ -133,6 +160,7 @@ async fn open_dm(store: &Store, me: Id, other: Id) -> Result<(Channel, bool, Eff
 
 async fn open_group(
     store: &Store,
+    limits: &Limits,
     me: Id,
     others: Vec<Id>,
     name: Option<String>,
@@ -140,13 +168,23 @@ async fn open_group(
     let recipients = group_recipients(me, others)?;
     let name = name.as_deref().map(|n| validate::name("name", n)).transpose()?;
     let r = store.read()?;
-    for u in &recipients[1..] {
+    let others = recipients.get(1..).unwrap_or_default();
+    for u in others {
         r.user(*u)?.ok_or_else(AppError::unknown_user)?;
     }
+    privacy::group_dm_room(r.group_dm_count(me)?, true)?;
+    for u in others {
+        privacy::check_group_add(&r, me, *u)?;
+    }
+    limits.group_dm_add(me)?;
     let channel = new_dm(store.ids().next(), ChannelKind::GroupDm, recipients, Some(me), name);
     let c = channel.clone();
     store
         .write(move |w| {
+            privacy::group_dm_room(w.group_dm_count(me)?, true)?;
+            for u in c.recipients.iter().filter(|u| **u != me) {
+                privacy::check_group_add(w, me, *u)?;
+            }
             w.put_channel(&c)?;
             for u in &c.recipients {
                 w.add_user_channel(*u, c.id)?;
@@ -167,13 +205,21 @@ fn group_of(r: &impl Read, cid: Id, me: Id) -> Result<Channel, AppError> {
 }
 
 /// Add someone to a group DM the caller is in.
-pub async fn add(store: &Store, me: Id, cid: Id, uid: Id) -> Result<(Channel, Effects), AppError> {
+pub async fn add(store: &Store, limits: &Limits, me: Id, cid: Id, uid: Id) -> Result<(Channel, Effects), AppError> {
     let r = store.read()?;
     let before = group_of(&r, cid, me)?.recipients;
     r.user(uid)?.ok_or_else(AppError::unknown_user)?;
+    if !before.contains(&uid) {
+        privacy::check_group_add(&r, me, uid)?;
+        limits.group_dm_add(me)?;
+    }
+    drop(r);
     let c = store
         .write(move |w| {
             let mut c = w.channel(cid)?.filter(|c| c.recipients.contains(&me)).ok_or_else(AppError::unknown_channel)?;
+            if !c.recipients.contains(&uid) {
+                privacy::check_group_add(w, me, uid)?;
+            }
             if add_recipient(&mut c, uid)? {
                 w.put_channel(&c)?;
                 w.add_user_channel(uid, cid)?;

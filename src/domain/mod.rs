@@ -23,6 +23,8 @@ pub mod invites;
 pub mod members;
 pub mod messages;
 pub mod patch;
+pub mod privacy;
+pub mod relationships;
 pub mod roles;
 pub mod voice;
 

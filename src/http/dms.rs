@@ -7,7 +7,7 @@ use actix_web::{web, HttpResponse};
 use super::extract::{Body, Caller};
 use crate::actors::effects::deliver;
 use crate::core::Core;
-use crate::domain::dms::{self, OpenDm};
+use crate::domain::dms::{self, DmPage, OpenDm};
 use crate::errors::AppError;
 use crate::model::Id;
 
@@ -22,19 +22,19 @@ pub fn routes(cfg: &mut super::Routes<'_>) {
 
 type CoreData = web::Data<Arc<Core>>;
 
-async fn list(core: CoreData, caller: Caller) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(dms::list(&core.store.read()?, caller.user.id)?))
+async fn list(core: CoreData, caller: Caller, page: web::Query<DmPage>) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(dms::list(&core.store.read()?, caller.user.id, &page)?))
 }
 
 async fn open(core: CoreData, caller: Caller, Body(b): Body<OpenDm>) -> Result<HttpResponse, AppError> {
-    let (channel, created, effects) = dms::open(&core.store, caller.user.id, b).await?;
+    let (channel, created, effects) = dms::open(&core.store, &core.limits, caller.user.id, b).await?;
     deliver(&core, effects).await?;
     Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(channel))
 }
 
 async fn add(core: CoreData, caller: Caller, path: web::Path<(Id, Id)>) -> Result<HttpResponse, AppError> {
     let (cid, uid) = path.into_inner();
-    let (channel, effects) = dms::add(&core.store, caller.user.id, cid, uid).await?;
+    let (channel, effects) = dms::add(&core.store, &core.limits, caller.user.id, cid, uid).await?;
     deliver(&core, effects).await?;
     Ok(HttpResponse::Ok().json(channel))
 }

@@ -15,6 +15,7 @@ pub mod members;
 pub mod messages;
 pub mod meta;
 pub mod origin;
+pub mod relationships;
 pub mod request_id;
 pub mod roles;
 pub mod web_client;
@@ -127,6 +128,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         messages::routes(&mut r);
         invites::routes(&mut r);
         dms::routes(&mut r);
+        relationships::routes(&mut r);
         r.finish();
     }))
     .configure(web_client::routes)

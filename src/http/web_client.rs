@@ -42,6 +42,7 @@ static ASSETS: &[Asset] = &[
     asset!("js/chat.js", JS),
     asset!("js/dialogs.js", JS),
     asset!("js/dom.js", JS),
+    asset!("js/friends.js", JS),
     asset!("js/gateway.js", JS),
     asset!("js/markdown.js", JS),
     asset!("js/members.js", JS),

@@ -52,3 +52,10 @@ pub const MAX_INVITE_AGE_SECS: u64 = 7 * 24 * 3600;
 pub const MAX_INVITE_USES: u32 = 100_000;
 /// Live login sessions (tokens) per user; the oldest is revoked past this.
 pub const MAX_TOKENS_PER_USER: usize = 100;
+/// Relationships (friends, blocks, pending requests either way) one user may have.
+pub const MAX_RELATIONSHIPS: usize = 1000;
+/// Group DMs one user may be in; creating or adding to one past this is refused
+/// for the creator and for whoever would be added.
+pub const MAX_GROUP_DMS_PER_USER: usize = 100;
+/// Largest (and default) page of `GET /api/v1/users/@me/channels`.
+pub const MAX_PRIVATE_CHANNELS_PAGE: u32 = 200;

@@ -4,6 +4,7 @@
 pub mod ids;
 pub mod limits;
 pub mod permissions;
+pub mod relationships;
 pub mod snapshot;
 pub mod types;
 pub mod validate;

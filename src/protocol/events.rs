@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::model::relationships::PrivacySettings;
+use crate::model::relationships::RelationshipKind;
 use crate::model::{Channel, Guild, Id, Member, Message, Role, Status, User};
 
 /// Dispatch event names (`t`), for docs checks.
@@ -28,6 +30,9 @@ pub const EVENT_NAMES: &[&str] = &[
     event::VOICE_STATE_UPDATE,
     event::VOICE_OFFER,
     event::VOICE_SPEAKING,
+    event::RELATIONSHIP_ADD,
+    event::RELATIONSHIP_REMOVE,
+    event::USER_SETTINGS_UPDATE,
 ];
 
 /// Dispatch event names.
@@ -76,6 +81,12 @@ pub mod event {
     pub const VOICE_OFFER: &str = "VOICE_OFFER";
     /// To a voice room: a participant started or stopped speaking.
     pub const VOICE_SPEAKING: &str = "VOICE_SPEAKING";
+    /// To the user's own sessions: a relationship was created or changed type.
+    pub const RELATIONSHIP_ADD: &str = "RELATIONSHIP_ADD";
+    /// To the user's own sessions: a relationship ended.
+    pub const RELATIONSHIP_REMOVE: &str = "RELATIONSHIP_REMOVE";
+    /// To the user's own sessions: their privacy settings changed.
+    pub const USER_SETTINGS_UPDATE: &str = "USER_SETTINGS_UPDATE";
 }
 
 /// op 10 HELLO.
@@ -115,12 +126,41 @@ pub struct Ready {
     pub user: User,
     /// The user's guilds.
     pub guilds: Vec<GuildState>,
-    /// The user's DMs and group DMs.
+    /// The user's most recently active DMs and group DMs, newest first (at
+    /// most `MAX_READY_PRIVATE_CHANNELS`).
     pub dm_channels: Vec<Channel>,
+    /// Whether the user has more DMs than `dm_channels` holds.
+    pub more_dm_channels: bool,
     /// Users referenced by `dm_channels` recipients.
     pub dm_users: Vec<User>,
+    /// The user's friends, blocks and pending friend requests.
+    pub relationships: Vec<Relationship>,
+    /// The user's privacy settings.
+    pub settings: PrivacySettings,
     /// Id to Resume this session with.
     pub session_id: String,
+}
+
+/// DISPATCH RELATIONSHIP_ADD (and READY's `relationships`, REST's list).
+#[derive(Debug, Clone, Serialize)]
+pub struct Relationship {
+    /// The other user's id.
+    pub id: Id,
+    /// How the user stands with them.
+    #[serde(rename = "type")]
+    pub kind: RelationshipKind,
+    /// The other user.
+    pub user: User,
+}
+
+/// DISPATCH RELATIONSHIP_REMOVE.
+#[derive(Debug, Clone, Serialize)]
+pub struct RelationshipRemove {
+    /// The other user's id.
+    pub id: Id,
+    /// The type the relationship had.
+    #[serde(rename = "type")]
+    pub kind: RelationshipKind,
 }
 
 /// A user's status.

@@ -76,3 +76,6 @@ pub const ACTOR_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 pub const MAX_QUEUED_PASSWORD_HASHES: usize = 32;
 /// What a refused password hash (`overloaded`) tells the client to wait.
 pub const OVERLOADED_RETRY_AFTER: Duration = Duration::from_secs(1);
+/// DMs and group DMs in READY's `dm_channels` (the most recently active first);
+/// the rest are listed by `GET /api/v1/users/@me/channels`.
+pub const MAX_READY_PRIVATE_CHANNELS: usize = 100;

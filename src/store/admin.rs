@@ -311,6 +311,7 @@ impl AdminDb {
             for c in channels {
                 w.remove_user_channel(uid, c)?;
             }
+            w.clear_relationships(uid)?;
             w.open_table(DM_PAIRS)
                 .map_err(StoreError::from)?
                 .retain(|(a, b), _| a != uid.0 && b != uid.0)
@@ -477,6 +478,10 @@ mod tests {
             w.put_dm_pair(a.user.id, b.user.id, dm.id)?;
             w.add_user_channel(a.user.id, dm.id)?;
             w.add_user_channel(b.user.id, dm.id)?;
+            let friend = Some(crate::model::relationships::RelationshipKind::Friend);
+            w.set_relationship(a.user.id, b.user.id, friend)?;
+            w.set_relationship(b.user.id, a.user.id, friend)?;
+            w.put_user_settings(b.user.id, &crate::model::relationships::PrivacySettings::default())?;
             let tok = |id, user_id| TokenRecord { id, user_id, created_at: 1, client: None };
             w.put_token(&[1; 32], &tok(t1, a.user.id))?;
             w.put_token(&[2; 32], &tok(t2, b.user.id))?;
@@ -550,6 +555,10 @@ mod tests {
         db.read(|r| {
             assert!(r.user_channels(d.user.id)?.is_empty());
             assert!(r.user_id_by_name("bob")?.is_none());
+            // Nobody keeps a relationship with a deleted user.
+            let alice = r.user_id_by_name("alice")?.unwrap();
+            assert!(r.relationships(alice)?.is_empty());
+            assert!(r.relationships(d.user.id)?.is_empty());
             Ok(())
         })
         .unwrap();

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::tables::*;
 use super::StoreError;
-use crate::model::{Channel, Guild, Id, Invite, Member, Message, Role, TokenRecord, User, UserRecord};
+use crate::model::relationships::PrivacySettings;
+use crate::model::relationships::{Pair, RelationshipKind};
+use crate::model::{Channel, ChannelKind, Guild, Id, Invite, Member, Message, Role, TokenRecord, User, UserRecord};
 
 /// A member as stored: the user part is joined from `USERS` on read.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -312,6 +314,127 @@ pub trait Read {
             }
         }
         Ok(out)
+    }
+
+    /// How `user` stands with `other`, from `user`'s side.
+    fn relationship(&self, user: Id, other: Id) -> Result<Option<RelationshipKind>, StoreError> {
+        let t = self.table(RELATIONSHIPS)?;
+        let v = t.get((user.0, other.0))?;
+        Ok(v.and_then(|g| RelationshipKind::from_byte(g.value())))
+    }
+
+    /// Both users' rows about each other (`mine` is `me`'s).
+    fn relationship_pair(&self, me: Id, them: Id) -> Result<Pair, StoreError> {
+        Ok(Pair { mine: self.relationship(me, them)?, theirs: self.relationship(them, me)? })
+    }
+
+    /// A user's relationships as (other user, kind), ordered by the other user's id.
+    fn relationships(&self, user: Id) -> Result<Vec<(Id, RelationshipKind)>, StoreError> {
+        let t = self.table(RELATIONSHIPS)?;
+        let mut out = Vec::new();
+        for row in t.range((user.0, 0)..=(user.0, u64::MAX))? {
+            let (k, v) = row?;
+            if let Some(kind) = RelationshipKind::from_byte(v.value()) {
+                out.push((Id(k.value().1), kind));
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many relationships a user has.
+    fn relationship_count(&self, user: Id) -> Result<usize, StoreError> {
+        let t = self.table(RELATIONSHIPS)?;
+        let mut n = 0;
+        for row in t.range((user.0, 0)..=(user.0, u64::MAX))? {
+            row?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// A user's privacy settings (the defaults if they never changed them).
+    fn user_settings(&self, user: Id) -> Result<PrivacySettings, StoreError> {
+        let t = self.table(USER_SETTINGS)?;
+        let v = t.get(user.0)?;
+        Ok(v.map(|g| decode("user_settings", g.value())).transpose()?.unwrap_or_default())
+    }
+
+    /// Guilds both users are members of.
+    fn shared_guilds(&self, a: Id, b: Id) -> Result<Vec<Id>, StoreError> {
+        let theirs = self.user_guild_ids(b)?;
+        Ok(self.user_guild_ids(a)?.into_iter().filter(|g| theirs.binary_search(g).is_ok()).collect())
+    }
+
+    /// Ids of a user's DMs and group DMs, ordered by id.
+    fn user_channel_ids(&self, user: Id) -> Result<Vec<Id>, StoreError> {
+        let t = self.table(USER_CHANNELS)?;
+        let mut ids = Vec::new();
+        for row in t.range((user.0, 0)..=(user.0, u64::MAX))? {
+            ids.push(Id(row?.0.value().1));
+        }
+        Ok(ids)
+    }
+
+    /// A page of a user's DMs and group DMs with id > `after`, ordered by id.
+    fn user_channels_page(&self, user: Id, after: Option<Id>, limit: usize) -> Result<Vec<Channel>, StoreError> {
+        let start = match after {
+            Some(a) if a.0 == u64::MAX => return Ok(Vec::new()),
+            Some(a) => a.0 + 1,
+            None => 0,
+        };
+        let ids: Vec<u64> = {
+            let t = self.table(USER_CHANNELS)?;
+            let mut ids = Vec::new();
+            for row in t.range((user.0, start)..=(user.0, u64::MAX))?.take(limit) {
+                ids.push(row?.0.value().1);
+            }
+            ids
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(c) = self.channel(Id(id))? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many group DMs a user is in.
+    fn group_dm_count(&self, user: Id) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for id in self.user_channel_ids(user)? {
+            if self.channel(id)?.is_some_and(|c| c.kind == ChannelKind::GroupDm) {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The newest message's id in a channel.
+    fn last_message_id(&self, channel: Id) -> Result<Option<Id>, StoreError> {
+        let t = self.table(MESSAGES)?;
+        let last = t.range((channel.0, 0)..=(channel.0, u64::MAX))?.next_back().transpose()?;
+        Ok(last.map(|(k, _)| Id(k.value().1)))
+    }
+
+    /// A user's `n` most recently active DMs and group DMs (newest message,
+    /// or creation for a channel without messages; newest first), and whether
+    /// there are more.
+    fn recent_user_channels(&self, user: Id, n: usize) -> Result<(Vec<Channel>, bool), StoreError> {
+        let mut by_activity = Vec::new();
+        for id in self.user_channel_ids(user)? {
+            let active = self.last_message_id(id)?.map_or(id, |m| m.max(id));
+            by_activity.push((active, id));
+        }
+        by_activity.sort_unstable_by(|a, b| b.cmp(a));
+        let more = by_activity.len() > n;
+        let mut out = Vec::with_capacity(n.min(by_activity.len()));
+        for (_, id) in by_activity.into_iter().take(n) {
+            if let Some(c) = self.channel(id)? {
+                out.push(c);
+            }
+        }
+        Ok((out, more))
     }
 }
 

@@ -10,7 +10,7 @@ use super::StoreError;
 
 /// Schema version this build writes. Bump it and add a step to [`migrate`]
 /// whenever the layout changes incompatibly.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// Key/value metadata: `schema_version`, `id_high_water`.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -45,6 +45,12 @@ pub const DM_PAIRS: TableDefinition<(u64, u64), u64> = TableDefinition::new("dm_
 /// (user id, channel id) → () for the user's DMs and group DMs.
 pub const USER_CHANNELS: TableDefinition<(u64, u64), ()> = TableDefinition::new("user_channels");
 
+/// (user id, other user id) → relationship kind byte (`RelationshipKind::to_byte`),
+/// the first user's side; friendships and pending requests have both rows.
+pub const RELATIONSHIPS: TableDefinition<(u64, u64), u8> = TableDefinition::new("relationships");
+/// user id → `PrivacySettings` (absent: the defaults).
+pub const USER_SETTINGS: TableDefinition<u64, &[u8]> = TableDefinition::new("user_settings");
+
 /// Bring the schema to [`SCHEMA_VERSION`] inside `txn`. Returns the version found.
 pub fn migrate(txn: &WriteTransaction) -> Result<u64, StoreError> {
     let found = {
@@ -73,7 +79,51 @@ pub fn migrate(txn: &WriteTransaction) -> Result<u64, StoreError> {
         txn.open_table(DM_PAIRS)?;
         txn.open_table(USER_CHANNELS)?;
     }
-    // Future steps go here: `if found < 2 { ... }`.
+    if found < 2 {
+        // Version 1 → 2: friends, blocks and privacy settings.
+        txn.open_table(RELATIONSHIPS)?;
+        txn.open_table(USER_SETTINGS)?;
+    }
+    // Future steps go here: `if found < 3 { ... }`.
     txn.open_table(META)?.insert("schema_version", SCHEMA_VERSION)?;
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use redb::{Database, ReadableDatabase};
+
+    use super::*;
+    use crate::model::Id;
+    use crate::store::Read;
+
+    #[test]
+    fn a_version_1_database_upgrades_and_keeps_its_data() {
+        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new()).unwrap();
+        // What a version-1 build left: its tables, some data, version 1.
+        let txn = db.begin_write().unwrap();
+        for t in [USERS, GUILDS, CHANNELS] {
+            txn.open_table(t).unwrap();
+        }
+        for t in [USER_TOKENS, ROLES, MEMBERS] {
+            txn.open_table(t).unwrap();
+        }
+        for t in [GUILD_CHANNELS, USER_GUILDS, USER_CHANNELS] {
+            txn.open_table(t).unwrap();
+        }
+        txn.open_table(USER_CHANNELS).unwrap().insert((1, 20), ()).unwrap();
+        txn.open_table(DM_PAIRS).unwrap().insert((1, 2), 20).unwrap();
+        txn.open_table(META).unwrap().insert("schema_version", 1).unwrap();
+        txn.commit().unwrap();
+
+        let txn = db.begin_write().unwrap();
+        assert_eq!(migrate(&txn).unwrap(), 1);
+        txn.commit().unwrap();
+        let r = db.begin_read().unwrap();
+        assert_eq!(r.open_table(META).unwrap().get("schema_version").unwrap().unwrap().value(), SCHEMA_VERSION);
+        assert_eq!(r.dm_channel_id(Id(2), Id(1)).unwrap(), Some(Id(20)), "old data is still there");
+        assert_eq!(r.user_channel_ids(Id(1)).unwrap(), vec![Id(20)]);
+        assert!(r.relationships(Id(1)).unwrap().is_empty(), "the new tables exist, empty");
+        assert_eq!(r.user_settings(Id(1)).unwrap(), crate::model::relationships::PrivacySettings::default());
+    }
 }

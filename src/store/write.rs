@@ -6,6 +6,8 @@ use redb::{ReadableTable, WriteTransaction};
 use super::read::{encode, MemberRecord};
 use super::tables::*;
 use super::StoreError;
+use crate::model::relationships::PrivacySettings;
+use crate::model::relationships::RelationshipKind;
 use crate::model::{Channel, Guild, Id, Invite, Message, Role, TokenRecord, UserRecord};
 
 pub(super) fn id_high_water(txn: &WriteTransaction) -> Result<u64, StoreError> {
@@ -65,6 +67,12 @@ pub trait Write {
     fn add_user_channel(&self, user: Id, channel: Id) -> Result<(), StoreError>;
     /// Remove a DM/group DM from a user's list.
     fn remove_user_channel(&self, user: Id, channel: Id) -> Result<(), StoreError>;
+    /// Set (or with None, delete) how `user` stands with `other`.
+    fn set_relationship(&self, user: Id, other: Id, kind: Option<RelationshipKind>) -> Result<(), StoreError>;
+    /// Delete every relationship row by or about a user (the user is being deleted).
+    fn clear_relationships(&self, user: Id) -> Result<(), StoreError>;
+    /// Store a user's privacy settings.
+    fn put_user_settings(&self, user: Id, s: &PrivacySettings) -> Result<(), StoreError>;
     /// Record `value` (a timestamp) under the META key `readyz_probe`: the
     /// cheap write `/readyz` commits to prove the store is writable.
     fn readyz_probe(&self, value: u64) -> Result<(), StoreError>;
@@ -223,6 +231,26 @@ impl Write for WriteTransaction {
 
     fn remove_user_channel(&self, user: Id, channel: Id) -> Result<(), StoreError> {
         self.open_table(USER_CHANNELS)?.remove((user.0, channel.0))?;
+        Ok(())
+    }
+
+    fn set_relationship(&self, user: Id, other: Id, kind: Option<RelationshipKind>) -> Result<(), StoreError> {
+        let mut t = self.open_table(RELATIONSHIPS)?;
+        match kind {
+            Some(k) => t.insert((user.0, other.0), k.to_byte())?,
+            None => t.remove((user.0, other.0))?,
+        };
+        Ok(())
+    }
+
+    fn clear_relationships(&self, user: Id) -> Result<(), StoreError> {
+        self.open_table(RELATIONSHIPS)?.retain(|(a, b), _| a != user.0 && b != user.0)?;
+        self.open_table(USER_SETTINGS)?.remove(user.0)?;
+        Ok(())
+    }
+
+    fn put_user_settings(&self, user: Id, s: &PrivacySettings) -> Result<(), StoreError> {
+        self.open_table(USER_SETTINGS)?.insert(user.0, encode(s).as_slice())?;
         Ok(())
     }
 

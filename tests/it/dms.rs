@@ -19,6 +19,16 @@ fn ids(v: &Value) -> Vec<u64> {
         .collect()
 }
 
+/// Put users in one guild (the first creates it): by default, guild members
+/// may DM each other and add each other to group DMs.
+async fn neighbours(s: &Server, users: &[&User]) {
+    let (_, general) = users[0].guild(s, "Neighbourhood").await;
+    let code = users[0].invite(s, general, json!({})).await;
+    for u in &users[1..] {
+        u.join(s, &code).await;
+    }
+}
+
 /// Open a group DM as `owner` with `others`; returns its id.
 async fn group(s: &Server, owner: &User, others: &[&User], name: Option<&str>) -> u64 {
     let mut body = json!({
@@ -38,6 +48,7 @@ async fn one_to_one_dm_is_found_again_and_stays_private() {
     let alice = s.user("alice").await;
     let bob = s.user("bob").await;
     let carol = s.user("carol").await;
+    neighbours(&s, &[&alice, &bob, &carol]).await;
     let (mut a, _) = Gw::identify(&s, &alice, Enc::Json).await;
     let (mut b, _) = Gw::identify(&s, &bob, Enc::MsgPack).await;
     let (mut c, _) = Gw::identify(&s, &carol, Enc::Json).await;
@@ -145,6 +156,7 @@ async fn group_dm_members_come_and_go() {
     let bob = s.user("bob").await;
     let carol = s.user("carol").await;
     let dave = s.user("dave").await;
+    neighbours(&s, &[&alice, &bob, &carol, &dave]).await;
     let (mut a, _) = Gw::identify(&s, &alice, Enc::Json).await;
     let (mut b, _) = Gw::identify(&s, &bob, Enc::MsgPack).await;
     let (mut c, _) = Gw::identify(&s, &carol, Enc::Json).await;
@@ -269,6 +281,7 @@ async fn group_dm_holds_at_most_ten_people() {
         others.push(s.user(&format!("friend{i}")).await);
     }
     let refs: Vec<&User> = others.iter().collect();
+    neighbours(&s, &[&[&owner][..], &refs].concat()).await;
 
     // Ten others plus the owner is eleven: refused.
     let (st, e) = owner
@@ -319,6 +332,7 @@ async fn renaming_a_group_dm_tells_everyone() {
     let bob = s.user("bob").await;
     let carol = s.user("carol").await;
     let outsider = s.user("outsider").await;
+    neighbours(&s, &[&alice, &bob, &carol]).await;
     let gid = group(&s, &alice, &[&bob, &carol], None).await;
     let (st, ch) = bob.get(&s, &format!("/channels/{gid}")).await;
     assert_eq!(st, 200);

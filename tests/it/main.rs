@@ -20,6 +20,7 @@ mod logs;
 mod origins;
 mod permissions;
 mod rate_limits;
+mod relationships;
 mod resume;
 mod security;
 mod storage;

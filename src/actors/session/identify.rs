@@ -12,9 +12,11 @@ use crate::actors::guild::{Connect, GuildActor};
 use crate::actors::hub::SessionRef;
 use crate::auth::token_hash;
 use crate::core::Core;
+use crate::model::relationships::PrivacySettings;
 use crate::model::{Channel, Id, Status, TokenRecord, User};
 use crate::protocol::commands::{Identify, Resume};
-use crate::protocol::events::{event, GuildState, Ready};
+use crate::protocol::events::{event, GuildState, Ready, Relationship};
+use crate::protocol::limits::MAX_READY_PRIVATE_CHANNELS;
 use crate::protocol::{CloseCode, Encoding, Op, SharedEvent, PROTOCOL_VERSION};
 use crate::store::{Read, StoreError};
 
@@ -49,10 +51,20 @@ fn authenticate(core: &Core, token: &str) -> Result<Option<(TokenRecord, User)>,
     Ok(r.user_record(tok.user_id)?.filter(|u| !u.disabled).map(|u| (tok, u.user)))
 }
 
-/// The user's DM channels and the users they involve.
-fn dms(core: &Core, user: Id) -> Result<(Vec<Channel>, Vec<User>), StoreError> {
+/// What READY says about the user's private side: their most recent DMs (and
+/// whether there are more), the users those involve, relationships, settings.
+struct Private {
+    channels: Vec<Channel>,
+    more: bool,
+    users: Vec<User>,
+    relationships: Vec<Relationship>,
+    settings: PrivacySettings,
+}
+
+/// The user's private side for READY.
+fn private(core: &Core, user: Id) -> Result<Private, StoreError> {
     let r = core.store.read()?;
-    let channels = r.user_channels(user)?;
+    let (channels, more) = r.recent_user_channels(user, MAX_READY_PRIVATE_CHANNELS)?;
     let mut ids: Vec<Id> = channels.iter().flat_map(|c| c.recipients.iter().copied()).collect();
     ids.sort();
     ids.dedup();
@@ -62,7 +74,8 @@ fn dms(core: &Core, user: Id) -> Result<(Vec<Channel>, Vec<User>), StoreError> {
             users.push(u);
         }
     }
-    Ok((channels, users))
+    let relationships = crate::domain::relationships::relationships_of(&r, user)?;
+    Ok(Private { channels, more, users, relationships, settings: r.user_settings(user)? })
 }
 
 impl Session {
@@ -78,8 +91,8 @@ impl Session {
             return self.close(ctx, CloseCode::RateLimited, "too many IDENTIFY from this address; retry later");
         }
         let looked_up = authenticate(&self.core, ident.token.expose())
-            .and_then(|a| a.map(|(t, u)| Ok((t, dms(&self.core, u.id)?, u))).transpose());
-        let (token, (dm_channels, dm_users), user) = match looked_up {
+            .and_then(|a| a.map(|(t, u)| Ok((t, private(&self.core, u.id)?, u))).transpose());
+        let (token, private, user) = match looked_up {
             Ok(Some(x)) => x,
             Ok(None) => return self.close(ctx, CloseCode::AuthenticationFailed, "invalid token"),
             Err(e) => {
@@ -127,8 +140,11 @@ impl Session {
                 v: PROTOCOL_VERSION,
                 user: user.clone(),
                 guilds,
-                dm_channels,
-                dm_users,
+                dm_channels: private.channels,
+                more_dm_channels: private.more,
+                dm_users: private.users,
+                relationships: private.relationships,
+                settings: private.settings,
                 session_id: resume_key,
             };
             let ready = SharedEvent::new(event::READY, &ready, s.encoding == Encoding::Json);

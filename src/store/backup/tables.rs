@@ -9,6 +9,8 @@ use redb::{Key, TableDefinition, TableHandle, Value};
 use serde::de::DeserializeOwned;
 
 use super::BackupError;
+use crate::model::relationships::PrivacySettings;
+use crate::model::relationships::RelationshipKind;
 use crate::model::{Channel, Guild, Invite, Message, Role, TokenRecord, UserRecord};
 use crate::store::tables::*;
 use crate::store::MemberRecord;
@@ -44,6 +46,8 @@ pub(crate) fn visit_all(v: &mut impl TableVisitor) -> Result<(), BackupError> {
     v.table(MESSAGES, Some(record::<Message>))?;
     v.table(DM_PAIRS, None)?;
     v.table(USER_CHANNELS, None)?;
+    v.table(RELATIONSHIPS, Some(relationship_kind))?;
+    v.table(USER_SETTINGS, Some(record::<PrivacySettings>))?;
     Ok(())
 }
 
@@ -80,5 +84,12 @@ fn sha256(bytes: &[u8]) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("expected a 32-byte token hash, found {} bytes", bytes.len()))
+    }
+}
+
+fn relationship_kind(bytes: &[u8]) -> Result<(), String> {
+    match bytes {
+        [b] if RelationshipKind::from_byte(*b).is_some() => Ok(()),
+        _ => Err(format!("not a relationship kind: {bytes:?}")),
     }
 }

@@ -70,6 +70,9 @@ fn populate(txn: &WriteTransaction, messages: u64) {
     .unwrap();
     txn.put_dm_pair(Id(1), Id(2), Id(20)).unwrap();
     txn.add_user_channel(Id(1), Id(20)).unwrap();
+    txn.set_relationship(Id(1), Id(2), Some(crate::model::relationships::RelationshipKind::Friend)).unwrap();
+    let settings = crate::model::relationships::PrivacySettings { allow_guild_dms: false, ..Default::default() };
+    txn.put_user_settings(Id(1), &settings).unwrap();
     for i in 0..messages {
         txn.put_message(&Message {
             id: Id(1000 + i),

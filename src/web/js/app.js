@@ -5,7 +5,7 @@ import * as api from './api.js';
 import { Gateway, OP } from './gateway.js';
 import {
   state, subscribe, changed, applyReady, applyDispatch, timeline, countUnread, markRead,
-  guildChannels, dmChannels, mentionsMe, guildUnread,
+  guildChannels, dmChannels, mentionsMe, guildUnread, isBlocked,
 } from './state.js';
 import { h, nonce as newNonce, replace } from './dom.js';
 import { renderAuth } from './auth.js';
@@ -224,7 +224,8 @@ function onMessage(m) {
   const t = state.messages.get(m.channel_id);
   const fresh = t ? t.add(m) : true;
   state.typing.get(m.channel_id)?.delete(m.author.id);
-  if (fresh) {
+  // Blocked users' messages are kept (behind a marker) but never count as unread.
+  if (fresh && !isBlocked(m.author.id)) {
     countUnread(m);
     announce(m);
   }
@@ -399,12 +400,12 @@ subscribe((kinds) => {
   lastCurrent = cur;
   const any = (...names) => moved || names.some((n) => kinds.has(n));
   // Typing ticks come every second: they redraw only the typing line.
-  if (any('guilds', 'channels', 'current', 'connection')) renderRail(layout.rail);
-  if (any('guilds', 'channels', 'members', 'roles', 'current', 'connection', 'voice')) renderSidebar(layout.sidebar);
+  if (any('guilds', 'channels', 'current', 'connection', 'relationships')) renderRail(layout.rail);
+  if (any('guilds', 'channels', 'members', 'roles', 'current', 'connection', 'voice', 'relationships')) renderSidebar(layout.sidebar);
   renderChat(layout.chat, kinds);
   if (any('messages', 'members', 'older', 'connection', 'roles')) renderMessages(moved, kinds.has('older'));
   renderTyping();
-  if (any('members', 'roles', 'guilds', 'channels', 'current')) renderMembers(layout.members);
+  if (any('members', 'roles', 'guilds', 'channels', 'current', 'relationships')) renderMembers(layout.members);
   if (document.visibilityState === 'visible' && state.current.channelId) markRead(state.current.channelId);
   const { mentions } = [...state.guilds.keys(), '@me'].reduce(
     (acc, g) => {

@@ -2,10 +2,11 @@
 // author and day, older history on scroll up), typing line and composer.
 
 import { h, replace, avatar, icon } from './dom.js';
-import { state, channelTitle, displayName, mentionsMe, typers } from './state.js';
+import { state, channelTitle, displayName, mentionsMe, typers, isBlocked } from './state.js';
 import { render as renderMarkdown } from './markdown.js';
 import { channelPermissions, has } from './permissions.js';
 import { sendMessage, sendTyping, loadOlder, retryMessage, discardMessage } from './app.js';
+import { renderFriends } from './friends.js';
 
 let ui = null;
 const GROUP_MS = 7 * 60 * 1000;
@@ -64,8 +65,9 @@ function build(el) {
     stickToBottom = true;
   });
   const head = h('header', { class: 'chat-head' }, navBtn, h('div', { class: 'chat-heading' }, title, topic), membersBtn);
-  replace(el, head, banner, list, typing, form, announcer);
-  ui = { el, title, topic, banner, list, typing, input, label, form, send, membersBtn, announcer };
+  const friends = h('section', { class: 'friends', 'aria-label': 'Friends', hidden: true });
+  replace(el, head, banner, friends, list, typing, form, announcer);
+  ui = { el, title, topic, banner, list, typing, input, label, form, send, membersBtn, announcer, friends };
 }
 
 export function focusComposer() {
@@ -76,22 +78,33 @@ export function renderChat(el) {
   if (!ui || ui.el !== el) build(el);
   const c = state.channels.get(state.current.channelId);
   const dm = c && !c.guild_id;
-  ui.title.replaceChildren(
+  ui.title.replaceChildren(...[
     c ? h('span', { class: 'chat-icon', 'aria-hidden': 'true' }, dm ? '@' : c.kind === 'voice' ? icon('speaker') : '#') : null,
-    c ? channelTitle(c) : state.current.guildId === '@me' ? 'Direct messages' : (state.me ? 'No channel' : 'Connecting…'),
-  );
+    c ? channelTitle(c) : state.current.guildId === '@me' ? 'Friends' : (state.me ? 'No channel' : 'Connecting…'),
+  ].filter(Boolean));
+  // Home with no conversation open shows the Friends view instead of a log.
+  const home = !c && state.current.guildId === '@me' && Boolean(state.me);
+  ui.friends.hidden = !home;
+  ui.list.hidden = home;
+  ui.membersBtn.hidden = home;
+  document.body.classList.toggle('friends-home', home);
+  if (home) renderFriends(ui.friends);
   ui.topic.textContent = c?.topic || '';
   ui.topic.hidden = !c?.topic;
   const conn = state.connection;
   ui.banner.textContent = conn === 'reconnecting' ? 'Connection lost. Reconnecting…' : conn === 'connecting' && !state.me ? 'Connecting…' : '';
   ui.banner.classList.toggle('on', Boolean(ui.banner.textContent));
-  const canSend = c && c.kind !== 'category' && has(channelPermissions(c), 'send_messages');
+  // A 1:1 DM with someone you blocked takes no messages until you unblock them.
+  const other = c?.kind === 'dm' ? c.recipients.find((id) => id !== state.me?.id) : null;
+  const blocked = Boolean(other) && isBlocked(other);
+  const canSend = c && c.kind !== 'category' && has(channelPermissions(c), 'send_messages') && !blocked;
   ui.form.hidden = !c;
   ui.input.disabled = !canSend;
   ui.send.disabled = !canSend;
   const name = c ? (dm ? channelTitle(c) : `#${c.name}`) : '';
   ui.label.textContent = `Message ${name}`;
-  ui.input.placeholder = canSend ? `Message ${name}` : 'You do not have permission to send messages here.';
+  ui.input.placeholder = canSend ? `Message ${name}`
+    : blocked ? `You blocked ${name}. Unblock them to send messages.` : 'You do not have permission to send messages here.';
   ui.list.setAttribute('aria-label', c ? `Messages in ${name}` : 'Messages');
 }
 
@@ -148,16 +161,20 @@ function messageBody(m, guildId) {
   return row;
 }
 
-function messageNodes(t, c) {
+/** Runs of blocked authors' messages the user chose to show, by first message. */
+const revealed = new Set();
+
+/** Group messages by author and day, like the chat apps people know. */
+function groupNodes(msgs, c, prevIn) {
   const out = [];
-  let prev = null;
+  let prev = prevIn;
   let group = null;
-  for (const m of t.list) {
+  for (const m of msgs) {
     const newDay = !prev || new Date(prev.created_at).toDateString() !== new Date(m.created_at).toDateString();
     if (newDay) {
       out.push(h('li', { class: 'day', role: 'separator' }, h('span', {}, day(m.created_at))));
     }
-    const joins = prev && !newDay && prev.author.id === m.author.id && m.created_at - prev.created_at < GROUP_MS;
+    const joins = group && prev && !newDay && prev.author.id === m.author.id && m.created_at - prev.created_at < GROUP_MS;
     if (!joins) {
       const name = displayName(m.author.id, c.guild_id) || m.author.display_name || m.author.username;
       const nameEl = h('span', { class: 'author' }, name);
@@ -170,6 +187,48 @@ function messageNodes(t, c) {
     }
     group.querySelector('.group-main').append(messageBody(m, c.guild_id));
     prev = m;
+  }
+  return out;
+}
+
+/** A marker standing in for a run of messages from blocked users (click to show). */
+function blockedMarker(run, key, open) {
+  const n = run.length;
+  const text = `${n} blocked message${n === 1 ? '' : 's'}`;
+  return h('li', { class: 'blocked-marker' },
+    h('span', { class: 'blocked-text' }, text),
+    h('button', {
+      class: 'btn btn-small btn-quiet', type: 'button', 'aria-expanded': String(open), 'data-key': `b${key}`,
+      'aria-label': `${open ? 'Hide' : 'Show'} ${text}`,
+      onclick: () => {
+        if (open) revealed.delete(key);
+        else revealed.add(key);
+        renderMessages(false, false);
+      },
+    }, open ? 'Hide' : 'Show'));
+}
+
+function messageNodes(t, c) {
+  // Split into runs: messages by blocked authors are hidden behind a marker.
+  const runs = [];
+  for (const m of t.list) {
+    const blocked = isBlocked(m.author.id);
+    const last = runs[runs.length - 1];
+    if (last && last.blocked === blocked) last.msgs.push(m);
+    else runs.push({ blocked, msgs: [m] });
+  }
+  const out = [];
+  let prev = null;
+  for (const r of runs) {
+    if (!r.blocked) {
+      out.push(...groupNodes(r.msgs, c, prev));
+    } else {
+      const key = r.msgs[0].id || r.msgs[0].nonce;
+      const open = revealed.has(key);
+      out.push(blockedMarker(r.msgs, key, open));
+      if (open) out.push(...groupNodes(r.msgs, c, null));
+    }
+    prev = r.msgs[r.msgs.length - 1];
   }
   return out;
 }
@@ -220,7 +279,7 @@ export function renderMessages(moved, older) {
 export function renderTyping() {
   if (!ui) return;
   const c = state.channels.get(state.current.channelId);
-  const who = c ? typers(c.id).map((id) => displayName(id, c.guild_id)) : [];
+  const who = c ? typers(c.id).filter((id) => !isBlocked(id)).map((id) => displayName(id, c.guild_id)) : [];
   let text = '';
   if (who.length === 1) text = `${who[0]} is typing…`;
   else if (who.length === 2) text = `${who[0]} and ${who[1]} are typing…`;
@@ -230,7 +289,7 @@ export function renderTyping() {
 
 /** Tell screen readers about a new message in the open channel. */
 export function announce(m) {
-  if (!ui || m.channel_id !== state.current.channelId || m.author.id === state.me?.id) return;
+  if (!ui || m.channel_id !== state.current.channelId || m.author.id === state.me?.id || isBlocked(m.author.id)) return;
   const text = m.content.replace(/<@(\d+)>/g, (_, id) => `@${displayName(id, m.guild_id)}`);
   ui.announcer.textContent = `${displayName(m.author.id, m.guild_id)}: ${text}`;
 }

@@ -1,13 +1,15 @@
 // The member list (online first, with presence) and a member's card:
-// message them, and — with the permission — give or take roles, or kick.
+// message them, befriend or block them, and — with the permission — give or
+// take roles, or kick.
 
 import { h, replace, avatar, icon } from './dom.js';
-import { state, displayName, byPosition } from './state.js';
+import { state, displayName, byPosition, relationship } from './state.js';
 import * as api from './api.js';
 import { navigate } from './app.js';
 import { basePermissions, has } from './permissions.js';
 import { dot, STATUS_LABEL } from './sidebar.js';
 import { modal, errorBox } from './dialogs.js';
+import { relate } from './friends.js';
 
 function roleColor(g, m) {
   const r = m.roles.map((id) => g.roles.get(id)).filter((x) => x && x.color).sort((a, b) => b.position - a.position)[0];
@@ -55,6 +57,12 @@ export function renderMembers(el) {
 
 /** Open (or create) a 1:1 DM with a user and show it. */
 export async function openDm(userId) {
+  // A DM already known needs no request (opening DMs is rate-limited: dm_opens).
+  const known = [...state.channels.values()].find((x) => x.kind === 'dm' && x.recipients.includes(userId));
+  if (known) {
+    navigate(`/channels/@me/${known.id}`);
+    return;
+  }
   const c = await api.post('/users/@me/channels', { recipient_id: userId });
   state.channels.set(c.id, c);
   navigate(`/channels/@me/${c.id}`);
@@ -103,6 +111,7 @@ function showMember(guildId, userId) {
         }
       },
     }, `Message ${name}`));
+    actions.push(...relationshipButtons(userId, name, error, () => dlg.close()));
     if (has(perms, 'kick_members')) {
       actions.push(h('button', {
         class: 'btn btn-danger', type: 'button', onclick: async () => {
@@ -124,4 +133,30 @@ function showMember(guildId, userId) {
     error,
     h('div', { class: 'dlg-actions' }, actions),
   ]);
+}
+
+/** Friend and block buttons for a member card, by how you stand with them. */
+function relationshipButtons(userId, name, error, close) {
+  const run = (fn) => async () => {
+    error.textContent = '';
+    try {
+      await fn(userId);
+      close();
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  };
+  const b = (label, fn, cls = 'btn') => h('button', { class: cls, type: 'button', onclick: run(fn) }, label);
+  switch (relationship(userId)) {
+    case 'blocked':
+      return [b('Unblock', relate.remove)];
+    case 'friend':
+      return [b('Remove friend', relate.remove), b('Block', relate.block, 'btn btn-danger')];
+    case 'incoming':
+      return [b('Accept friend request', relate.accept), b('Block', relate.block, 'btn btn-danger')];
+    case 'outgoing':
+      return [b('Cancel friend request', relate.remove), b('Block', relate.block, 'btn btn-danger')];
+    default:
+      return [b('Add friend', relate.request), b(`Block`, relate.block, 'btn btn-danger')];
+  }
 }

@@ -1,5 +1,6 @@
-// Server settings (name, roles: name, colour, permissions, order) and
-// channel settings (name, topic, slow mode, permission overwrites).
+// Server settings (name, roles: name, colour, permissions, order), channel
+// settings (name, topic, slow mode, permission overwrites), and the user's
+// privacy settings (who may DM them or add them to group messages).
 
 import { h } from './dom.js';
 import * as api from './api.js';
@@ -303,4 +304,62 @@ function overwriteEditor(c, o, isNew, redraw, error) {
     }, 'Remove overwrite'));
   }
   return h('div', {}, parts);
+}
+
+// ------------------------------------------------------------ privacy settings
+
+/** Who may reach you: DMs from server members (per server), group messages. */
+export function showUserSettings() {
+  modal('Privacy settings', privacyPanel());
+}
+
+function privacyPanel() {
+  const wrap = h('div', { class: 'privacy' });
+  const status = h('p', { class: 'friends-status', role: 'status' });
+  const error = errorBox();
+  const draw = () => {
+    const s = state.settings || { allow_guild_dms: true, guild_dm_overrides: [], group_dms_friends_only: false };
+    const allows = (gid) => s.guild_dm_overrides.find((o) => o.guild_id === gid)?.allow_dms ?? s.allow_guild_dms;
+    const save = async (patch, input) => {
+      status.textContent = '';
+      error.textContent = '';
+      input.disabled = true;
+      try {
+        state.settings = await api.patch('/users/@me/settings', patch);
+        status.textContent = 'Saved.';
+        const id = input.id;
+        draw();
+        wrap.querySelector(`#${id}`)?.focus();
+      } catch (err) {
+        input.checked = !input.checked;
+        input.disabled = false;
+        error.textContent = err.message;
+      }
+    };
+    const check = (id, label, checked, onchange, hint) => h('li', {},
+      h('input', { type: 'checkbox', id, checked, onchange: (e) => onchange(e.target.checked, e.target) }),
+      h('label', { for: id }, label, hint ? h('span', { class: 'hint' }, hint) : null));
+    const guilds = [...state.guilds.values()].sort((a, b) => a.guild.name.localeCompare(b.guild.name));
+    const perGuild = guilds.map((g) => check(`pg-${g.guild.id}`, g.guild.name, allows(g.guild.id), (on, input) => {
+      // An exception is kept only where the server differs from the default.
+      const rest = s.guild_dm_overrides.filter((o) => o.guild_id !== g.guild.id);
+      const next = on === s.allow_guild_dms ? rest : [...rest, { guild_id: g.guild.id, allow_dms: on }];
+      save({ guild_dm_overrides: next }, input);
+    }));
+    wrap.replaceChildren(
+      h('fieldset', {}, h('legend', {}, 'Direct messages'),
+        h('ul', { class: 'check-list' },
+          check('p-guild-dms', 'Allow direct messages from server members', s.allow_guild_dms,
+            (on, input) => save({ allow_guild_dms: on, guild_dm_overrides: [] }, input),
+            'Friends can always message you. Turn this off to hear only from friends.'))),
+      guilds.length ? h('fieldset', {}, h('legend', {}, 'Direct messages, per server'),
+        h('ul', { class: 'check-list scroll' }, perGuild)) : null,
+      h('fieldset', {}, h('legend', {}, 'Group messages'),
+        h('ul', { class: 'check-list' },
+          check('p-group-friends', 'Only friends can add me to group messages', s.group_dms_friends_only,
+            (on, input) => save({ group_dms_friends_only: on }, input)))),
+      status, error);
+  };
+  draw();
+  return wrap;
 }

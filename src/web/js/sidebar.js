@@ -3,14 +3,14 @@
 
 import { h, replace, avatar, icon, hue } from './dom.js';
 import {
-  state, guildChannels, dmChannels, channelTitle, guildUnread, displayName, byPosition,
+  state, guildChannels, dmChannels, channelTitle, guildUnread, displayName, byPosition, pendingIncoming,
 } from './state.js';
 import { navigate, logout, setPresence } from './app.js';
 import { basePermissions, channelPermissions, has } from './permissions.js';
 import {
   showCreateGuild, showCreateChannel, showInvite, showCreateInvite, showGroupDm, confirmLeaveGuild,
 } from './dialogs.js';
-import { showGuildSettings, showChannelSettings } from './settings.js';
+import { showGuildSettings, showChannelSettings, showUserSettings } from './settings.js';
 import { voiceUsers, voicePanel, voiceRowClicked } from './voice.js';
 
 const STATUS_LABEL = { online: 'Online', idle: 'Idle', dnd: 'Do not disturb', offline: 'Offline' };
@@ -45,14 +45,21 @@ function unreadLabel(u) {
   return u.count ? ', unread messages' : '';
 }
 
+function pendingLabel(n) {
+  return n ? `, ${n} friend request${n === 1 ? '' : 's'}` : '';
+}
+
 export function renderRail(el) {
   const home = guildUnread('@me');
+  const pending = pendingIncoming();
+  // Friend requests count on the home icon like mentions do.
+  const homeBadge = { ...home, mentions: home.mentions + pending };
   const cur = state.current.guildId;
   const items = [
     h('li', {}, link('/channels/@me', {
       class: 'rail-item rail-home', 'data-key': 'home', 'aria-current': cur === '@me' ? 'page' : false,
-      'aria-label': `Direct messages${unreadLabel(home)}`, title: 'Direct messages',
-    }, h('img', { src: '/assets/icon.svg', alt: '', width: 28, height: 28 }), badge(home))),
+      'aria-label': `Direct messages${unreadLabel(home)}${pendingLabel(pending)}`, title: 'Direct messages',
+    }, h('img', { src: '/assets/icon.svg', alt: '', width: 28, height: 28 }), badge(homeBadge))),
     h('li', { class: 'rail-sep', 'aria-hidden': 'true' }),
   ];
   const guilds = [...state.guilds.values()].sort((a, b) => (a.guild.id < b.guild.id ? -1 : 1));
@@ -92,12 +99,20 @@ function dmList() {
     c.kind === 'group_dm' ? h('span', { class: 'visually-hidden' }, ', group') : null,
     h('span', { class: 'visually-hidden' }, unreadLabel(u)), badge(u)));
   });
+  const pending = pendingIncoming();
+  const friends = h('ul', { class: 'chan-list' }, h('li', {}, link('/channels/@me', {
+    class: 'chan friends-link', 'data-key': 'friends',
+    'aria-current': state.current.guildId === '@me' && !state.current.channelId ? 'page' : false,
+  }, h('span', { class: 'chan-icon', 'aria-hidden': 'true' }, icon('people')), h('span', { class: 'chan-name' }, 'Friends'),
+  h('span', { class: 'visually-hidden' }, pendingLabel(pending)),
+  pending ? h('span', { class: 'badge', 'aria-hidden': 'true' }, String(pending)) : null)));
   return h('div', { class: 'side-body' },
     h('header', { class: 'side-head' }, h('h2', {}, 'Direct messages'),
       h('button', { class: 'icon-btn', type: 'button', 'data-key': 'new-group', 'aria-label': 'New group message', title: 'New group message', onclick: showGroupDm }, icon('plus'))),
+    friends,
     items.length
       ? h('ul', { class: 'chan-list', 'aria-label': 'Conversations' }, items)
-      : h('p', { class: 'empty' }, 'No conversations yet. Open someone from a server’s member list to message them.'));
+      : h('p', { class: 'empty' }, 'No conversations yet. Message a friend, or someone from a server’s member list.'));
 }
 
 const collapsed = new Set();
@@ -187,8 +202,9 @@ function userPanel() {
   }, Object.entries(STATUS_LABEL).map(([v, l]) => h('option', { value: v, selected: v === status }, v === 'offline' ? 'Invisible' : l)));
   return h('section', { class: 'me-panel', 'aria-label': 'You' },
     h('span', { class: 'avatar-wrap' }, avatar(me.id, me.display_name || me.username, 'sm'), dot(me.id)),
-    h('span', { class: 'me-names' }, h('span', { class: 'me-name' }, me.display_name || me.username), h('span', { class: 'me-user muted' }, `@${me.username}`)),
-    select,
+    // The status picker sits under the name, leaving room for two buttons.
+    h('span', { class: 'me-names', title: `@${me.username}` }, h('span', { class: 'me-name' }, me.display_name || me.username), select),
+    h('button', { class: 'icon-btn', type: 'button', 'data-key': 'user-settings', 'aria-label': 'Privacy settings', title: 'Privacy settings', onclick: showUserSettings }, icon('gear')),
     h('button', { class: 'icon-btn', type: 'button', 'data-key': 'logout', 'aria-label': 'Log out', title: 'Log out', onclick: () => logout() }, icon('logout')));
 }
 

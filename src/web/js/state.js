@@ -13,6 +13,8 @@ export const state = {
   messages: new Map(), // channel id → Timeline (only channels that were opened)
   unread: new Map(), // channel id → {count, mentions}
   typing: new Map(), // channel id → Map(user id → expires at ms)
+  relationships: new Map(), // user id → 'friend' | 'blocked' | 'incoming' | 'outgoing'
+  settings: null, // privacy settings (docs/protocol.md, PrivacySettings)
   current: { guildId: null, channelId: null }, // guildId '@me' for DMs
   connection: 'connecting',
 };
@@ -124,9 +126,32 @@ export function applyReady(d) {
   d.guilds.forEach(addGuildState);
   d.dm_channels.forEach((c) => state.channels.set(c.id, c));
   d.dm_users.forEach(rememberUser);
+  state.relationships.clear();
+  (d.relationships || []).forEach((r) => {
+    rememberUser(r.user);
+    state.relationships.set(r.id, r.type);
+  });
+  state.settings = d.settings || null;
   // Drop what belongs to channels we can no longer see.
   for (const id of [...state.messages.keys()]) if (!state.channels.has(id)) forgetChannel(id);
-  changed('guilds', 'channels', 'members', 'messages');
+  changed('guilds', 'channels', 'members', 'messages', 'relationships');
+}
+
+/** How the signed-in user stands with `userId` (undefined: no relationship). */
+export function relationship(userId) {
+  return state.relationships.get(userId);
+}
+
+/** Whether the signed-in user blocked `userId`. */
+export function isBlocked(userId) {
+  return state.relationships.get(userId) === 'blocked';
+}
+
+/** Friend requests waiting for the signed-in user's answer. */
+export function pendingIncoming() {
+  let n = 0;
+  for (const t of state.relationships.values()) if (t === 'incoming') n += 1;
+  return n;
 }
 
 /** Apply one dispatch. Returns the kinds of state it changed. */
@@ -196,6 +221,16 @@ export function applyDispatch(t, d) {
       state.typing.get(d.channel_id).set(d.user_id, Date.now() + 8000);
       return changed('typing');
     }
+    case 'RELATIONSHIP_ADD':
+      rememberUser(d.user);
+      state.relationships.set(d.id, d.type);
+      return changed('relationships', 'messages', 'channels');
+    case 'RELATIONSHIP_REMOVE':
+      state.relationships.delete(d.id);
+      return changed('relationships', 'messages', 'channels');
+    case 'USER_SETTINGS_UPDATE':
+      state.settings = d;
+      return changed('settings');
     case 'USER_UPDATE':
       state.me = d;
       rememberUser(d);
