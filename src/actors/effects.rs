@@ -45,6 +45,14 @@ pub async fn deliver(core: &Arc<Core>, effects: Effects) -> Result<(), AppError>
                 let gone = ChannelDelete { id: channel, guild_id: None };
                 dispatch_to(&core.online.sessions_of(&removed), event::CHANNEL_DELETE, &gone);
             }
+            Effect::RevokeTokens { user, only, keep } => {
+                for shared in core.online.kick_tokens(user, only, keep) {
+                    super::session::end_session(core, &shared);
+                }
+            }
+            Effect::UserUpdated(user) => {
+                dispatch_to(&core.online.sessions(user.id), event::USER_UPDATE, &user);
+            }
             Effect::VoiceEvict { guild, user } => {
                 if let Some(g) = core.registry.live_guild(guild) {
                     if let Err(e) = g.send(VoiceEvict { user_id: user }).await {

@@ -2,7 +2,7 @@
 //! these; [`crate::actors::effects`] delivers them after the commit, so no
 //! client ever hears of a change a crash could take back.
 
-use crate::model::{Channel, Id};
+use crate::model::{Channel, Id, User};
 
 /// What changed in a guild, so that its actor re-reads just that and tells
 /// the members (and pushes new reader sets to channel actors).
@@ -49,6 +49,18 @@ pub enum Effect {
         /// The channel after the change; None if it was deleted.
         after: Option<Channel>,
     },
+    /// End the live gateway sessions of revoked login tokens: `only` one
+    /// token, or every token of `user` but `keep`.
+    RevokeTokens {
+        /// Whose tokens.
+        user: Id,
+        /// Just this token.
+        only: Option<Id>,
+        /// Every token but this one.
+        keep: Option<Id>,
+    },
+    /// A user's profile changed: USER_UPDATE to their own sessions.
+    UserUpdated(User),
     /// Disconnect a member from voice in a guild.
     VoiceEvict {
         /// The guild.

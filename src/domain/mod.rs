@@ -14,6 +14,7 @@
 //! mode arithmetic, ...) are plain functions with unit tests beside them.
 
 pub mod access;
+pub mod accounts;
 pub mod channels;
 pub mod dms;
 pub mod effects;
