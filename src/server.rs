@@ -73,6 +73,13 @@ pub async fn run(config: Config) -> io::Result<()> {
         }
     })
     .workers(workers)
+    // No lingering once a response is complete: after a WebSocket close
+    // handshake the server must close TCP first and at once (RFC 6455 §7.1.1),
+    // but actix-http would wait up to this timeout for the client to close
+    // (which it rightly does not), and a short nonzero timeout can leave that
+    // wait without a wake-up (its deadline comes from a clock cached for
+    // 500 ms, and an already-expired timer registers no waker).
+    .client_disconnect_timeout(std::time::Duration::ZERO)
     .shutdown_timeout(config.shutdown_timeout_secs)
     .disable_signals();
     let server = match &tls {

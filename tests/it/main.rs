@@ -22,5 +22,6 @@ mod permissions;
 mod rate_limits;
 mod resume;
 mod storage;
+mod strict;
 mod voice;
 mod voice_peer;
