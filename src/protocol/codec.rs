@@ -72,8 +72,8 @@ impl<'de> Deserialize<'de> for Header {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
                 let mut op = None;
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    if key == "op" {
+                while let Some(IsOp(is_op)) = map.next_key()? {
+                    if is_op {
                         op = Some(map.next_value::<u64>()?);
                     } else {
                         map.next_value::<serde::de::IgnoredAny>()?;
@@ -83,6 +83,25 @@ impl<'de> Deserialize<'de> for Header {
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+/// Whether a frame key is `op`, read without allocating a copy of the key.
+struct IsOp(bool);
+
+impl<'de> Deserialize<'de> for IsOp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = IsOp;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IsOp, E> {
+                Ok(IsOp(v == "op"))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
