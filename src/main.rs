@@ -35,7 +35,41 @@ enum Command {
     Config(hearth::config::ConfigCommand),
 }
 
-fn main() -> anyhow::Result<()> {
+/// Exit status of `hearth serve` when it cannot start (a port taken, unusable
+/// TLS files or data directory, ...). A bad configuration exits with
+/// `EXIT_BAD_CONFIG` (2) instead.
+const EXIT_CANNOT_START: u8 = 1;
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, never a backtrace (even with RUST_BACKTRACE=1): the
+            // message names what failed; the hint says what usually causes it.
+            eprintln!("hearth: {}", startup_error_line(&e));
+            std::process::ExitCode::from(EXIT_CANNOT_START)
+        }
+    }
+}
+
+/// `error: cause: cause`, on one line, with a hint for causes a user can fix.
+fn startup_error_line(e: &anyhow::Error) -> String {
+    let message = format!("{e:#}").replace(['\n', '\r'], " ");
+    let kind = e.chain().find_map(|c| c.downcast_ref::<std::io::Error>()).map(std::io::Error::kind);
+    let hint = match kind {
+        Some(std::io::ErrorKind::AddrInUse) => {
+            "another program, perhaps another hearth, is using that address: stop it or choose another"
+        }
+        Some(std::io::ErrorKind::AddrNotAvailable) => "no network interface of this machine has that address",
+        Some(std::io::ErrorKind::PermissionDenied) => {
+            "permission denied: check the owner and mode of the path, or use a port above 1023"
+        }
+        _ => return message,
+    };
+    format!("{message}; {hint}")
+}
+
+fn run() -> anyhow::Result<()> {
     // Parsed in two steps: the configuration file needs to know which values
     // came from variables and flags (ArgMatches::value_source).
     let matches = Cli::command().get_matches();

@@ -14,6 +14,11 @@ use crate::core::Core;
 use crate::model::ids::IdGenerator;
 use crate::store::Store;
 
+/// A bind error that names the address (the OS error alone does not).
+fn cannot_listen(addr: std::net::SocketAddr, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
+}
+
 /// Run the server until SIGINT/SIGTERM. Prints `listening on ADDR` once bound
 /// (after `metrics listening on ADDR` with `--metrics-bind`).
 pub async fn run(config: Config) -> io::Result<()> {
@@ -22,7 +27,14 @@ pub async fn run(config: Config) -> io::Result<()> {
         .map_err(io::Error::other)?
         .map(Arc::new);
     let ids = Arc::new(IdGenerator::new(0));
-    let store = Store::open(&config.data, ids).map_err(|e| io::Error::other(e.to_string()))?;
+    let store = Store::open(&config.data, ids).map_err(|e| {
+        // Keep the OS error's kind (permission denied, ...) for the startup message's hint.
+        let kind = match &e {
+            crate::store::StoreError::DataDir { source, .. } => source.kind(),
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, e.to_string())
+    })?;
     let workers = config.worker_count();
     let mut config = config;
     config.workers = workers;
@@ -74,12 +86,20 @@ pub async fn run(config: Config) -> io::Result<()> {
         }
     })
     .workers(workers)
+    // No lingering once a response is complete: after a WebSocket close
+    // handshake the server must close TCP first and at once (RFC 6455 §7.1.1),
+    // but actix-http would wait up to this timeout for the client to close
+    // (which it rightly does not), and a short nonzero timeout can leave that
+    // wait without a wake-up (its deadline comes from a clock cached for
+    // 500 ms, and an already-expired timer registers no waker).
+    .client_disconnect_timeout(std::time::Duration::ZERO)
     .shutdown_timeout(config.shutdown_timeout_secs)
     .disable_signals();
     let server = match &tls {
-        Some(tls) => server.bind_rustls_0_23(config.bind, tls.server_config().map_err(io::Error::other)?)?,
-        None => server.bind(config.bind)?,
-    };
+        Some(tls) => server.bind_rustls_0_23(config.bind, tls.server_config().map_err(io::Error::other)?),
+        None => server.bind(config.bind),
+    }
+    .map_err(|e| cannot_listen(config.bind, e))?;
     let metrics_server = match config.metrics_bind {
         Some(bind) => {
             let s = HttpServer::new(move || {
@@ -92,7 +112,8 @@ pub async fn run(config: Config) -> io::Result<()> {
             .workers(1)
             .shutdown_timeout(config.shutdown_timeout_secs)
             .disable_signals()
-            .bind(bind)?;
+            .bind(bind)
+            .map_err(|e| cannot_listen(bind, e))?;
             for addr in s.addrs() {
                 // Printed before `listening on`, so a script that waits for that has seen it.
                 println!("metrics listening on {addr}");

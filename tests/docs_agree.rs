@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use hearth::errors::ErrorCode;
 use hearth::model::permissions::Permissions;
-use hearth::protocol::events::EVENT_NAMES;
+use hearth::protocol::events::{EVENTS, EVENT_NAMES};
 use hearth::protocol::{CloseCode, Op};
 
 fn root() -> PathBuf {
@@ -79,12 +79,14 @@ fn contains_route(hay: &str, route: &str) -> bool {
 // ---------------------------------------------------------------- protocol.md
 
 #[test]
-fn every_op_has_a_table_row_with_its_number_and_name() {
+fn every_op_has_a_table_row_with_its_number_name_and_direction() {
     let rows = table_rows(&protocol_md());
     let missing: Vec<String> = Op::ALL
         .iter()
-        .filter(|op| !has_row_with(&rows, &[&(**op as u8).to_string(), op.name()]))
-        .map(|op| format!("op {} {} (need a table row with both)", *op as u8, op.name()))
+        .filter(|op| !has_row_with(&rows, &[&(**op as u8).to_string(), op.name(), op.direction().as_doc()]))
+        .map(|op| {
+            format!("op {} {} {} (need a table row with all three)", *op as u8, op.name(), op.direction().as_doc())
+        })
         .collect();
     report("ops", "docs/protocol.md", &missing);
 }
@@ -96,9 +98,9 @@ fn every_close_code_has_a_table_row_with_its_number_name_and_reconnect_advice() 
         .iter()
         .filter_map(|c| {
             let code = c.code().to_string();
-            let name = format!("{c:?}");
+            let name = c.name();
             let advice = if c.may_reconnect() { "yes" } else { "no" };
-            if has_row_with(&rows, &[&code, &name, advice]) {
+            if has_row_with(&rows, &[&code, name, advice]) {
                 return None;
             }
             let why = if has_row_with(&rows, &[&code]) {
@@ -113,14 +115,34 @@ fn every_close_code_has_a_table_row_with_its_number_name_and_reconnect_advice() 
 }
 
 #[test]
-fn every_event_name_is_documented() {
+fn every_event_has_a_row_in_the_dispatch_events_table() {
     let doc = protocol_md();
-    let missing: Vec<String> = EVENT_NAMES
+    let table = section(&doc, "## Dispatch events");
+    let rows = table_rows(table);
+    let missing: Vec<String> = EVENTS
         .iter()
-        .filter(|name| !contains_word(&doc, name))
-        .map(|name| format!("dispatch event {name}"))
+        .filter(|(name, _)| !rows.iter().any(|r| r.first().is_some_and(|c| c == name)))
+        .map(|(name, what)| format!("dispatch event {name} ({what})"))
         .collect();
-    report("event names", "docs/protocol.md", &missing);
+    report("event names", "docs/protocol.md, Dispatch events", &missing);
+    // And the table lists no event the server does not send.
+    let extra: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.first())
+        .filter(|c| c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_') && !c.is_empty())
+        .filter(|c| !EVENT_NAMES.contains(&c.as_str()))
+        .map(|c| format!("{c} is documented but not an event the server sends"))
+        .collect();
+    report("event names", "docs/protocol.md, Dispatch events", &extra);
+}
+
+/// The text of a Markdown section: from its heading to the next heading of the same level.
+fn section<'a>(doc: &'a str, heading: &str) -> &'a str {
+    let start = doc.find(&format!("\n{heading}\n")).unwrap_or_else(|| panic!("no section {heading}")) + 1;
+    let level = heading.split(' ').next().unwrap_or("##");
+    let body = &doc[start + heading.len()..];
+    let end = body.find(&format!("\n{level} ")).map_or(doc.len(), |i| start + heading.len() + i);
+    &doc[start..end]
 }
 
 /// Files whose `pub const` items are documented limits: the wire protocol's,

@@ -175,3 +175,49 @@ async fn metrics_and_health_on_their_own_listener() {
     assert_eq!(sample(&body, "hearth_gateway_connections"), 0.0);
     assert!(!s.logged_panic());
 }
+
+/// Run `hearth serve` with `args` (and RUST_BACKTRACE=1, as CI sets it); it
+/// must fail at once. Returns stderr without its log lines (which start
+/// with a timestamp).
+fn start_fails(args: &[&str]) -> Vec<String> {
+    let data = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"));
+    cmd.arg("serve").args(args);
+    if !args.contains(&"--data") {
+        cmd.arg("--data").arg(data.path().join("data"));
+    }
+    let out = cmd.env("RUST_BACKTRACE", "1").stdin(std::process::Stdio::null()).output().expect("run hearth");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).lines().any(|l| l.starts_with("listening on")), "{args:?}");
+    let lower = stderr.to_lowercase();
+    assert!(!lower.contains("backtrace") && !lower.contains("panicked"), "{args:?}: {stderr}");
+    let is_log = |l: &str| l.len() > 4 && l.as_bytes()[..4].iter().all(u8::is_ascii_digit);
+    stderr.lines().filter(|l| !l.trim().is_empty() && !is_log(l)).map(String::from).collect()
+}
+
+#[test]
+fn a_taken_port_stops_the_server_with_one_line_naming_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let lines = start_fails(&["--bind", &addr, "--voice-bind", "127.0.0.1:0"]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with(&format!("hearth: cannot listen on {addr}: ")), "{lines:?}");
+    assert!(lines[0].contains("perhaps another hearth"), "{lines:?}");
+
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let voice = udp.local_addr().unwrap().to_string();
+    let lines = start_fails(&["--bind", "127.0.0.1:0", "--voice-bind", &voice]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("hearth: voice: cannot bind UDP ") && lines[0].contains(&voice), "{lines:?}");
+    assert!(lines[0].contains("perhaps another hearth"), "{lines:?}");
+
+    // A data directory that cannot be created (its parent is a file).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let bad = file.join("data");
+    let lines = start_fails(&["--bind", "127.0.0.1:0", "--voice-bind", "127.0.0.1:0", "--data", bad.to_str().unwrap()]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("hearth: data dir ") && lines[0].contains(bad.to_str().unwrap()), "{lines:?}");
+}

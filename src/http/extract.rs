@@ -14,6 +14,7 @@ use crate::core::Core;
 use crate::errors::{AppError, ErrorCode};
 use crate::logging::Redacted;
 use crate::model::{TokenRecord, User};
+use crate::protocol::codec::{decode_strict, Encoding};
 use crate::protocol::limits::MAX_BODY_BYTES;
 use crate::store::Read;
 
@@ -58,7 +59,8 @@ impl FromRequest for Caller {
 
 /// A request body: JSON (`application/json`, also the default without a
 /// Content-Type) or MessagePack (`application/msgpack`), at most
-/// `MAX_BODY_BYTES`. Unknown fields are ignored.
+/// `MAX_BODY_BYTES`, decoded strictly (see [`decode_strict`]). Unknown fields
+/// are ignored.
 pub struct Body<T>(pub T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
@@ -99,14 +101,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
                 }
                 buf.extend_from_slice(&chunk);
             }
-            let parsed = if msgpack {
-                crate::protocol::codec::msgpack_from_slice(&buf)
-            } else if buf.is_empty() {
-                serde_json::from_slice(b"{}").map_err(|e| e.to_string())
-            } else {
-                serde_json::from_slice(&buf).map_err(|e| e.to_string())
-            };
-            parsed.map(Body).map_err(|e| AppError::invalid(format!("invalid body: {e}")))
+            let enc = if msgpack { Encoding::MsgPack } else { Encoding::Json };
+            // An empty JSON body counts as `{}`.
+            let bytes: &[u8] = if !msgpack && buf.is_empty() { b"{}" } else { &buf };
+            decode_strict(bytes, enc).map(Body).map_err(|e| AppError::invalid(format!("invalid body: {e}")))
         })
     }
 }

@@ -49,10 +49,33 @@ impl fmt::Display for Id {
     }
 }
 
+/// Why a string is not an id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an id must be a decimal unsigned 64-bit integer: digits only, no sign, no leading zero")]
+pub struct BadId;
+
+/// Parse a decimal unsigned 64-bit integer written the one way the docs allow:
+/// ASCII digits only, no sign, no leading zero (`0` itself is fine), no
+/// surrounding space, at most `u64::MAX`. Used for ids and permission bitfields
+/// in paths, query strings and bodies.
+pub fn parse_decimal_u64(s: &str) -> Option<u64> {
+    let canonical = match s.as_bytes() {
+        [] => false,
+        [b'0'] => true,
+        [b'0', ..] => false,
+        digits => digits.iter().all(u8::is_ascii_digit),
+    };
+    if canonical {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
 impl FromStr for Id {
-    type Err = std::num::ParseIntError;
+    type Err = BadId;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.parse::<u64>().map(Id)
+        parse_decimal_u64(s).map(Id).ok_or(BadId)
     }
 }
 
@@ -66,10 +89,16 @@ impl Serialize for Id {
     }
 }
 
+/// The newtype name `Id` deserializes under in text formats. A decoder of
+/// client documents ([`Strict`](crate::protocol::strict::Strict)) recognizes
+/// it and also takes an unsigned integer there, as the docs allow in bodies
+/// and frames; everywhere else (paths, query strings) an id is text.
+pub const ID_NEWTYPE: &str = "$hearth::Id";
+
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct IdVisitor;
-        impl Visitor<'_> for IdVisitor {
+        impl<'de> Visitor<'de> for IdVisitor {
             type Value = Id;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a snowflake id (unsigned integer or decimal string)")
@@ -81,10 +110,18 @@ impl<'de> Deserialize<'de> for Id {
                 u64::try_from(v).map(Id).map_err(|_| E::custom("id must not be negative"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
-                v.parse::<u64>().map(Id).map_err(|_| E::custom("id string must be a decimal unsigned integer"))
+                v.parse::<Id>().map_err(E::custom)
+            }
+            fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Id, D::Error> {
+                // Text formats (actix paths parse "+123" as a number when asked for "any").
+                d.deserialize_str(self)
             }
         }
-        d.deserialize_any(IdVisitor)
+        if d.is_human_readable() {
+            d.deserialize_newtype_struct(ID_NEWTYPE, IdVisitor)
+        } else {
+            d.deserialize_any(IdVisitor)
+        }
     }
 }
 
@@ -226,5 +263,19 @@ mod tests {
         assert_eq!(back, id);
         assert!(serde_json::from_str::<Id>("\"12x\"").is_err());
         assert!(serde_json::from_str::<Id>("-5").is_err());
+    }
+
+    #[test]
+    fn id_strings_are_strictly_decimal() {
+        for good in ["0", "7", "1234567890123456789", "18446744073709551615"] {
+            assert_eq!(good.parse::<Id>().map(|i| i.0.to_string()).as_deref(), Ok(good));
+            assert!(serde_json::from_value::<Id>(serde_json::json!(good)).is_ok(), "{good}");
+        }
+        let bad = ["", "+123", "-1", "0123", "00", " 12", "12 ", "1_000", "12a", "0x1f", "1e3", "18446744073709551616"];
+        for b in bad {
+            assert_eq!(b.parse::<Id>(), Err(BadId), "{b:?}");
+            let e = serde_json::from_value::<Id>(serde_json::json!(b)).unwrap_err().to_string();
+            assert!(e.contains("decimal"), "{b:?}: {e}");
+        }
     }
 }

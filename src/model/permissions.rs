@@ -267,8 +267,9 @@ impl<'de> Deserialize<'de> for Permissions {
                     .map_err(|_| E::custom("permissions must not be negative"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Permissions, E> {
-                v.parse::<u64>()
+                crate::model::ids::parse_decimal_u64(v)
                     .map(Permissions::from_bits_truncate)
+                    .ok_or(())
                     .map_err(|_| E::custom("permission string must be a decimal unsigned integer"))
             }
         }

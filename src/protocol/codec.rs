@@ -12,7 +12,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::limits::MAX_DECODE_DEPTH;
+use super::nonce;
 use super::op::Op;
+use super::strict::Strict;
 
 /// The wire encoding a connection chose with `?encoding=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,8 +72,8 @@ impl<'de> Deserialize<'de> for Header {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
                 let mut op = None;
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    if key == "op" {
+                while let Some(IsOp(is_op)) = map.next_key()? {
+                    if is_op {
                         op = Some(map.next_value::<u64>()?);
                     } else {
                         map.next_value::<serde::de::IgnoredAny>()?;
@@ -80,6 +83,25 @@ impl<'de> Deserialize<'de> for Header {
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+/// Whether a frame key is `op`, read without allocating a copy of the key.
+struct IsOp(bool);
+
+impl<'de> Deserialize<'de> for IsOp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = IsOp;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IsOp, E> {
+                Ok(IsOp(v == "op"))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -95,20 +117,64 @@ fn enc_name(enc: Encoding) -> &'static str {
     }
 }
 
-fn from_slice<T: DeserializeOwned>(bytes: &[u8], enc: Encoding) -> Result<T, String> {
-    match enc {
-        Encoding::MsgPack => msgpack_from_slice(bytes),
-        Encoding::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
-    }
+/// A MessagePack deserializer over `rest` with nesting bounded by
+/// `MAX_DECODE_DEPTH` (rmp-serde's default of 1024 recurses deep enough to
+/// overflow a worker's stack). It reads through `rest`, so what is left of it
+/// afterwards is what followed the value.
+fn msgpack_de<'a, 'b>(
+    rest: &'a mut &'b [u8],
+) -> rmp_serde::Deserializer<rmp_serde::decode::ReadReader<&'a mut &'b [u8]>> {
+    let mut de = rmp_serde::Deserializer::new(rest);
+    // rmp-serde refuses the n-th level for set_max_depth(n): allow MAX_DECODE_DEPTH levels.
+    de.set_max_depth(MAX_DECODE_DEPTH + 1);
+    de
 }
 
-/// Decode MessagePack from a client with nesting bounded by `MAX_DECODE_DEPTH`
-/// (rmp-serde's default of 1024 recurses deep enough to overflow a worker's stack).
+/// Decode one complete document with `decode`, which receives the deserializer
+/// of the encoding. Bytes after the document are refused in both encodings.
+macro_rules! decode_document {
+    ($bytes:expr, $enc:expr, |$de:ident| $decode:expr) => {
+        match $enc {
+            Encoding::MsgPack => {
+                let mut rest: &[u8] = $bytes;
+                let v = {
+                    let mut de = msgpack_de(&mut rest);
+                    let $de = &mut de;
+                    $decode.map_err(|e| e.to_string())?
+                };
+                if !rest.is_empty() {
+                    return Err(format!("{} bytes after the end of the MessagePack value", rest.len()));
+                }
+                Ok(v)
+            }
+            Encoding::Json => {
+                let mut de = serde_json::Deserializer::from_slice($bytes);
+                let v = {
+                    let $de = &mut de;
+                    $decode.map_err(|e| e.to_string())?
+                };
+                de.end().map_err(|e| e.to_string())?;
+                Ok(v)
+            }
+        }
+    };
+}
+
+fn from_slice<T: DeserializeOwned>(bytes: &[u8], enc: Encoding) -> Result<T, String> {
+    decode_document!(bytes, enc, |de| T::deserialize(de))
+}
+
+/// Decode client input (a gateway frame, a REST body) as `T`, strictly: only
+/// what the docs allow, the same documents in both encodings
+/// ([`Strict`](super::strict::Strict)), and an error that names the field
+/// at fault (`d.content: invalid type: ...`).
+pub fn decode_strict<T: DeserializeOwned>(bytes: &[u8], enc: Encoding) -> Result<T, String> {
+    decode_document!(bytes, enc, |de| serde_path_to_error::deserialize(Strict(de)))
+}
+
+/// Decode MessagePack with nesting bounded by `MAX_DECODE_DEPTH` and nothing after the value.
 pub fn msgpack_from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
-    // rmp-serde refuses the n-th level for set_max_depth(n): allow MAX_DECODE_DEPTH levels.
-    de.set_max_depth(crate::protocol::limits::MAX_DECODE_DEPTH + 1);
-    T::deserialize(&mut de).map_err(|e| e.to_string())
+    from_slice(bytes, Encoding::MsgPack)
 }
 
 /// Read the op of a client frame. Fails if the frame is not a map with an integer
@@ -118,9 +184,32 @@ pub fn decode_op(bytes: &[u8], enc: Encoding) -> Result<Op, DecodeError> {
     u8::try_from(h.op).ok().and_then(Op::from_u8).filter(|op| op.client_may_send()).ok_or(DecodeError::UnknownOp(h.op))
 }
 
-/// Decode the `d` of a client frame as `T`. Unknown fields are ignored.
+/// Decode the `d` of a client frame as `T`, strictly. Unknown fields are ignored.
 pub fn decode_data<T: DeserializeOwned>(bytes: &[u8], enc: Encoding, op: Op) -> Result<T, DecodeError> {
-    from_slice::<Body<T>>(bytes, enc).map(|b| b.d).map_err(|detail| DecodeError::InvalidData { op: op.name(), detail })
+    decode_strict::<Body<T>>(bytes, enc)
+        .map(|b| b.d)
+        .map_err(|detail| DecodeError::InvalidData { op: op.name(), detail })
+}
+
+/// The `d.nonce` of a client frame, if `d` is a map whose `nonce` is a
+/// string, read leniently: whatever else the frame holds (a field of the
+/// wrong type, a value that does not decode) does not hide it. An ERROR
+/// frame carries it so the client can tell which command failed.
+pub fn read_nonce(bytes: &[u8], enc: Encoding) -> Option<String> {
+    let mut found = None;
+    // A decode error after the nonce was seen does not matter.
+    let _ = match enc {
+        Encoding::MsgPack => {
+            let mut rest = bytes;
+            serde::de::DeserializeSeed::deserialize(nonce::InFrame(&mut found), &mut msgpack_de(&mut rest))
+                .map_err(|e| e.to_string())
+        }
+        Encoding::Json => {
+            let mut de = serde_json::Deserializer::from_slice(bytes);
+            serde::de::DeserializeSeed::deserialize(nonce::InFrame(&mut found), &mut de).map_err(|e| e.to_string())
+        }
+    };
+    found
 }
 
 /// Encode a payload once in the given encoding.

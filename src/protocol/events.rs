@@ -6,87 +6,75 @@ use crate::model::relationships::PrivacySettings;
 use crate::model::relationships::RelationshipKind;
 use crate::model::{Channel, Guild, Id, Member, Message, Role, Status, User};
 
-/// Dispatch event names (`t`), for docs checks.
-pub const EVENT_NAMES: &[&str] = &[
-    event::READY,
-    event::RESUMED,
-    event::USER_UPDATE,
-    event::GUILD_CREATE,
-    event::GUILD_UPDATE,
-    event::GUILD_DELETE,
-    event::CHANNEL_CREATE,
-    event::CHANNEL_UPDATE,
-    event::CHANNEL_DELETE,
-    event::GUILD_MEMBER_ADD,
-    event::GUILD_MEMBER_UPDATE,
-    event::GUILD_MEMBER_REMOVE,
-    event::GUILD_MEMBERS_CHUNK,
-    event::GUILD_ROLE_CREATE,
-    event::GUILD_ROLE_UPDATE,
-    event::GUILD_ROLE_DELETE,
-    event::MESSAGE_CREATE,
-    event::PRESENCE_UPDATE,
-    event::TYPING_START,
-    event::VOICE_STATE_UPDATE,
-    event::VOICE_OFFER,
-    event::VOICE_SPEAKING,
-    event::RELATIONSHIP_ADD,
-    event::RELATIONSHIP_REMOVE,
-    event::USER_SETTINGS_UPDATE,
-];
+/// Declares the dispatch event names, each once with its description: the
+/// [`event`] constants, [`EVENT_NAMES`] and [`EVENTS`] (checked against
+/// docs/protocol.md by tests/docs_agree.rs).
+macro_rules! events {
+    ($( $(#[doc = $doc:literal])+ $name:ident; )*) => {
+        /// Dispatch event names.
+        pub mod event {
+            $( $(#[doc = $doc])+ pub const $name: &str = stringify!($name); )*
+        }
 
-/// Dispatch event names.
-pub mod event {
+        /// Every dispatch event name (`t`).
+        pub const EVENT_NAMES: &[&str] = &[$(event::$name),*];
+
+        /// Every dispatch event name with its description.
+        pub const EVENTS: &[(&str, &str)] = &[$((event::$name, concat!($($doc),+).trim_ascii())),*];
+    };
+}
+
+events! {
     /// After Identify: everything the client needs to start.
-    pub const READY: &str = "READY";
+    READY;
     /// After a successful Resume, once the missed events were replayed.
-    pub const RESUMED: &str = "RESUMED";
+    RESUMED;
     /// The user's own profile changed.
-    pub const USER_UPDATE: &str = "USER_UPDATE";
+    USER_UPDATE;
     /// The user joined (or created) a guild; full guild state.
-    pub const GUILD_CREATE: &str = "GUILD_CREATE";
+    GUILD_CREATE;
     /// A guild's settings changed.
-    pub const GUILD_UPDATE: &str = "GUILD_UPDATE";
+    GUILD_UPDATE;
     /// The guild was deleted or the user left or was removed.
-    pub const GUILD_DELETE: &str = "GUILD_DELETE";
+    GUILD_DELETE;
     /// A channel became visible or was created.
-    pub const CHANNEL_CREATE: &str = "CHANNEL_CREATE";
+    CHANNEL_CREATE;
     /// A visible channel changed.
-    pub const CHANNEL_UPDATE: &str = "CHANNEL_UPDATE";
+    CHANNEL_UPDATE;
     /// A channel was deleted or is no longer visible.
-    pub const CHANNEL_DELETE: &str = "CHANNEL_DELETE";
+    CHANNEL_DELETE;
     /// Someone joined a guild.
-    pub const GUILD_MEMBER_ADD: &str = "GUILD_MEMBER_ADD";
+    GUILD_MEMBER_ADD;
     /// A member's roles or nickname changed.
-    pub const GUILD_MEMBER_UPDATE: &str = "GUILD_MEMBER_UPDATE";
+    GUILD_MEMBER_UPDATE;
     /// Someone left or was removed from a guild.
-    pub const GUILD_MEMBER_REMOVE: &str = "GUILD_MEMBER_REMOVE";
+    GUILD_MEMBER_REMOVE;
     /// Answer to REQUEST_GUILD_MEMBERS.
-    pub const GUILD_MEMBERS_CHUNK: &str = "GUILD_MEMBERS_CHUNK";
+    GUILD_MEMBERS_CHUNK;
     /// A role was created.
-    pub const GUILD_ROLE_CREATE: &str = "GUILD_ROLE_CREATE";
+    GUILD_ROLE_CREATE;
     /// A role changed.
-    pub const GUILD_ROLE_UPDATE: &str = "GUILD_ROLE_UPDATE";
+    GUILD_ROLE_UPDATE;
     /// A role was deleted.
-    pub const GUILD_ROLE_DELETE: &str = "GUILD_ROLE_DELETE";
+    GUILD_ROLE_DELETE;
     /// A message was sent in a channel the user can view.
-    pub const MESSAGE_CREATE: &str = "MESSAGE_CREATE";
+    MESSAGE_CREATE;
     /// A user's presence changed.
-    pub const PRESENCE_UPDATE: &str = "PRESENCE_UPDATE";
+    PRESENCE_UPDATE;
     /// Someone started typing.
-    pub const TYPING_START: &str = "TYPING_START";
+    TYPING_START;
     /// Someone joined, left or moved between voice channels, or changed mute/deafen.
-    pub const VOICE_STATE_UPDATE: &str = "VOICE_STATE_UPDATE";
+    VOICE_STATE_UPDATE;
     /// To one session: the server's SDP offer for its voice connection (answer with op 45).
-    pub const VOICE_OFFER: &str = "VOICE_OFFER";
+    VOICE_OFFER;
     /// To a voice room: a participant started or stopped speaking.
-    pub const VOICE_SPEAKING: &str = "VOICE_SPEAKING";
+    VOICE_SPEAKING;
     /// To the user's own sessions: a relationship was created or changed type.
-    pub const RELATIONSHIP_ADD: &str = "RELATIONSHIP_ADD";
+    RELATIONSHIP_ADD;
     /// To the user's own sessions: a relationship ended.
-    pub const RELATIONSHIP_REMOVE: &str = "RELATIONSHIP_REMOVE";
+    RELATIONSHIP_REMOVE;
     /// To the user's own sessions: their privacy settings changed.
-    pub const USER_SETTINGS_UPDATE: &str = "USER_SETTINGS_UPDATE";
+    USER_SETTINGS_UPDATE;
 }
 
 /// op 10 HELLO.

@@ -6,7 +6,9 @@ pub mod codec;
 pub mod commands;
 pub mod events;
 pub mod limits;
+mod nonce;
 pub mod op;
+pub mod strict;
 
 #[cfg(test)]
 mod fuzz_tests;

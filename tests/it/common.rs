@@ -365,7 +365,8 @@ impl Gw {
         Self::with_hello(ws, enc).await
     }
 
-    async fn with_hello(ws: WebSocketStream<MaybeTlsStream<TcpStream>>, enc: Enc) -> Gw {
+    /// Wrap a connected WebSocket and read HELLO.
+    pub async fn with_hello(ws: WebSocketStream<MaybeTlsStream<TcpStream>>, enc: Enc) -> Gw {
         let mut gw =
             Gw { ws, enc, hello: Frame { op: 0, d: Value::Null, s: None, t: None }, pending: Default::default() };
         let hello = gw.next().await.expect("hello");

@@ -87,3 +87,64 @@ async fn presence_in_large_guilds_goes_only_to_subscribers() {
     watcher.dispatch_where("PRESENCE_UPDATE", |d| d["status"] == "dnd").await;
     unsubscribed.expect_none("PRESENCE_UPDATE").await;
 }
+
+/// RFC 6455 §7.1.1: once the close handshake is done, the server closes the
+/// TCP connection first, at once (it used to keep it open for about a second).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_closes_tcp_promptly_after_the_close_handshake() {
+    use futures_util::{SinkExt, StreamExt};
+    use std::io::Read;
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+    let s = Server::start().await;
+    let alice = s.user("alice").await;
+    for (identify, enc) in [(false, Enc::Json), (true, Enc::MsgPack), (true, Enc::Json), (false, Enc::MsgPack)] {
+        let tcp = std::net::TcpStream::connect(&s.addr).unwrap();
+        // A second handle on the same socket, to see the server's FIN directly.
+        let watch = tcp.try_clone().unwrap();
+        tcp.set_nonblocking(true).unwrap();
+        let query = if enc == Enc::Json { "json" } else { "msgpack" };
+        let url = format!("ws://{}/gateway?v=1&encoding={query}", s.addr);
+        let tcp = tokio_tungstenite::MaybeTlsStream::Plain(tokio::net::TcpStream::from_std(tcp).unwrap());
+        let (ws, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
+        let mut gw = Gw::with_hello(ws, enc).await;
+        if identify {
+            gw.send(2, json!({"token": alice.token})).await;
+            gw.dispatch("READY").await;
+        }
+        gw.ws.send(WsMessage::Close(None)).await.unwrap();
+        loop {
+            match tokio::time::timeout(WAIT, gw.ws.next()).await.expect("close reply") {
+                Some(Ok(WsMessage::Close(_))) => break,
+                Some(Ok(_)) => continue,
+                other => panic!("no close reply: {other:?}"),
+            }
+        }
+        let replied = Instant::now();
+        // The socket is non-blocking (shared with the WebSocket client): poll it.
+        let eof_after = tokio::task::spawn_blocking(move || {
+            let mut watch = watch;
+            let mut buf = [0u8; 256];
+            loop {
+                match watch.read(&mut buf) {
+                    Ok(0) => return Some(replied.elapsed()),
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        if replied.elapsed() > WAIT {
+                            return None;
+                        }
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    Err(_) => return Some(replied.elapsed()),
+                }
+            }
+        })
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("identified {identify}, {enc:?}: the server never closed the TCP connection"));
+        assert!(
+            eof_after < Duration::from_millis(200),
+            "identified {identify}, {enc:?}: TCP closed {eof_after:?} after the handshake"
+        );
+    }
+}

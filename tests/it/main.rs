@@ -24,5 +24,6 @@ mod relationships;
 mod resume;
 mod security;
 mod storage;
+mod strict;
 mod voice;
 mod voice_peer;

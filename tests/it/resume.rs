@@ -178,3 +178,48 @@ async fn invalid_session_then_history_catch_up() {
     expected.push("live".into());
     assert_eq!(contents, expected);
 }
+
+/// Issue 11: a RESUME from before the seq the client acknowledged by
+/// HEARTBEAT must not skip the dispatches in between. They were freed by the
+/// acknowledgement, so the answer is INVALID_SESSION; a resume from the
+/// acknowledged seq still works and loses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_from_before_the_acknowledged_seq_is_refused_not_skipped() {
+    let s = Server::start().await;
+    let alice = s.user("alice").await;
+    let (_, general) = alice.guild(&s, "g").await;
+    for enc in [Enc::Json, Enc::MsgPack] {
+        let (mut a, ready) = Gw::identify(&s, &alice, enc).await;
+        let session_id = ready["session_id"].as_str().unwrap().to_string();
+        // READY is s 1; then the eleven messages (and whatever else is dispatched).
+        let mut last = 1;
+        for i in 0..11 {
+            alice.say(&s, general, &format!("m{i}")).await;
+        }
+        loop {
+            let f = a.next().await.expect("dispatch");
+            last = f.s.unwrap_or(last);
+            if f.t.as_deref() == Some("MESSAGE_CREATE") && f.d["content"] == "m10" {
+                break;
+            }
+        }
+        assert!(last >= 12, "{last}");
+        a.send(1, json!(last)).await;
+        a.op(11).await;
+        drop(a); // cut TCP, no close frame: the session stays resumable
+
+        let mut g = Gw::connect(&s, enc).await;
+        g.send(6, json!({"token": alice.token, "session_id": session_id, "seq": last - 5})).await;
+        let f = g.next().await.expect("an answer to RESUME");
+        assert_eq!((f.op, &f.d), (9, &json!(false)), "{enc:?}: s {}..{last} must not be skipped: {f:?}", last - 4);
+        drop(g);
+
+        let mut g = Gw::connect(&s, enc).await;
+        g.send(6, json!({"token": alice.token, "session_id": session_id, "seq": last})).await;
+        let f = g.next().await.expect("RESUMED");
+        assert_eq!((f.t.as_deref(), f.s), (Some("RESUMED"), Some(last + 1)), "{enc:?}: {f:?}");
+        alice.say(&s, general, "after").await;
+        assert_eq!(g.dispatch("MESSAGE_CREATE").await["content"], "after");
+        g.ws.close(None).await.unwrap();
+    }
+}

@@ -207,12 +207,7 @@ impl Session {
             }
             let e = crate::ratelimit::limited(crate::ratelimit::GATEWAY_COMMANDS, retry);
             // Echo the command's nonce, if it has one, so the client knows which was refused.
-            #[derive(serde::Deserialize)]
-            struct Nonce {
-                #[serde(default)]
-                nonce: Option<String>,
-            }
-            let nonce = codec::decode_data::<Nonce>(bytes, self.encoding, op).ok().and_then(|n| n.nonce);
+            let nonce = codec::read_nonce(bytes, self.encoding);
             return self.send_error(ctx, op, nonce, &e);
         }
         self.strikes = 0;
@@ -254,7 +249,9 @@ impl Session {
         match codec::decode_data::<T>(bytes, self.encoding, op) {
             Ok(d) => Some(d),
             Err(e) => {
-                self.send_error(ctx, op, None, &crate::errors::AppError::invalid(e.to_string()));
+                // The nonce may still be readable where the rest of `d` is not.
+                let nonce = codec::read_nonce(bytes, self.encoding);
+                self.send_error(ctx, op, nonce, &crate::errors::AppError::invalid(e.to_string()));
                 None
             }
         }

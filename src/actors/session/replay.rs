@@ -26,8 +26,6 @@ pub struct Replay {
     last: u64,
     /// Highest sequence number known to be received (from heartbeats).
     acked: u64,
-    /// Highest sequence number dropped before it was acknowledged.
-    lost: u64,
 }
 
 impl Replay {
@@ -37,13 +35,10 @@ impl Replay {
         self.bytes += event.len(enc);
         self.frames.push_back((self.last, event));
         while self.frames.len() > MAX_REPLAY_FRAMES || self.bytes > MAX_REPLAY_BYTES {
-            let Some((seq, ev)) = self.frames.pop_front() else {
+            let Some((_, ev)) = self.frames.pop_front() else {
                 break;
             };
             self.bytes -= ev.len(enc);
-            if seq > self.acked {
-                self.lost = self.lost.max(seq);
-            }
         }
         self.last
     }
@@ -59,18 +54,19 @@ impl Replay {
         }
     }
 
-    /// The frames after `seq`, for a resume.
+    /// The frames after `seq`, for a resume: all of them, or an error. The
+    /// held frames are always a contiguous run ending at `last`, so a resume
+    /// is possible exactly when the first frame it needs is still held (or
+    /// none is needed). Frames freed by an acknowledgement count as gone too:
+    /// a client that resumes from before its own heartbeat gets nothing
+    /// skipped, it gets refused.
     pub fn after(&self, seq: u64) -> Result<Vec<(u64, Arc<SharedEvent>)>, ReplayError> {
         if seq > self.last {
             return Err(ReplayError::Ahead);
         }
-        if seq < self.lost {
+        let first_held = self.frames.front().map_or(self.last + 1, |(s, _)| *s);
+        if seq + 1 < first_held {
             return Err(ReplayError::Gone);
-        }
-        if let Some((first, _)) = self.frames.front() {
-            if *first > seq + 1 {
-                return Err(ReplayError::Gone);
-            }
         }
         Ok(self.frames.iter().filter(|(s, _)| *s > seq).cloned().collect())
     }
@@ -133,6 +129,33 @@ mod tests {
         r.ack(99, Encoding::MsgPack);
         assert!(r.is_empty());
         assert!(r.after(5).unwrap().is_empty());
+    }
+
+    /// Issue 11's case: everything sent was acknowledged, then the client
+    /// resumes from an earlier seq. The frames in between are gone: refuse.
+    #[test]
+    fn resuming_from_before_the_acknowledged_seq_is_refused_not_skipped() {
+        let mut r = Replay::default();
+        for _ in 0..12 {
+            r.push(ev(1), Encoding::MsgPack);
+        }
+        r.ack(12, Encoding::MsgPack);
+        assert!(r.is_empty());
+        assert_eq!(r.after(7).err(), Some(ReplayError::Gone));
+        assert_eq!(r.after(11).err(), Some(ReplayError::Gone));
+        assert!(r.after(12).unwrap().is_empty());
+        r.push(ev(1), Encoding::MsgPack);
+        assert_eq!(r.after(7).err(), Some(ReplayError::Gone));
+        assert_eq!(r.after(12).unwrap().len(), 1);
+        // Acknowledged up to 8 of 13: 9..13 are held, resuming from 8 or later works.
+        let mut r = Replay::default();
+        for _ in 0..13 {
+            r.push(ev(1), Encoding::MsgPack);
+        }
+        r.ack(8, Encoding::MsgPack);
+        assert_eq!(r.after(7).err(), Some(ReplayError::Gone));
+        let seqs: Vec<u64> = r.after(8).unwrap().iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, [9, 10, 11, 12, 13]);
     }
 
     #[test]
