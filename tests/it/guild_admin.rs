@@ -487,7 +487,7 @@ async fn metric_until(s: &Server, name: &str, within: Duration, ok: impl Fn(f64)
     }
 }
 
-// needs --actor-idle-secs (src/config.rs `actor_idle_secs`)
+// needs --actor-idle-secs (src/config/mod.rs `actor_idle_secs`)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_actors_stop_and_restart_on_demand() {
     let s = Server::start_with(&["--actor-idle-secs", "1"]).await;

@@ -66,7 +66,8 @@ impl LogServer {
         }
         let reply = crate::support::http::send(r).await;
         assert!(reply.header("transfer-encoding").is_none(), "{method} {path}: chunked response");
-        let rid = reply.header("x-request-id").unwrap_or_else(|| panic!("{method} {path}: no X-Request-Id")).to_string();
+        let rid =
+            reply.header("x-request-id").unwrap_or_else(|| panic!("{method} {path}: no X-Request-Id")).to_string();
         (reply.status, rid, reply.body)
     }
 }

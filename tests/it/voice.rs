@@ -77,8 +77,11 @@ async fn silent(listener: &VoiceUser, speaker: &VoiceUser) -> bool {
     // is already gone sends nothing, and is given a second like any other.
     let sent = || speaker.peer.heard.lock().unwrap().sent;
     let base = sent();
-    let _ = tokio::time::timeout(Duration::from_secs(1), eventually(WAIT, "packets sent", || sent() >= base + SILENCE_PACKETS))
-        .await;
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        eventually(WAIT, "packets sent", || sent() >= base + SILENCE_PACKETS),
+    )
+    .await;
     listener.peer.heard_from(from) == before
 }
 

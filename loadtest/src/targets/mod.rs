@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::WebSocketStream;
 
-use crate::cli::Target;
+use crate::options::Target;
 use crate::stats::Shared;
 
 /// Longest a client waits for the server during its handshake.
