@@ -278,3 +278,28 @@ async fn watchdog_probes_a_tls_listener_over_tls() {
     let log = s.log.lock().unwrap().clone();
     assert!(pings >= 3, "watchdog pings: {pings}; log: {log:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_through_an_https_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let (pem, key_pem, _) = make_cert("backup");
+    std::fs::write(&cert, pem).unwrap();
+    std::fs::write(&key, key_pem).unwrap();
+    let s = start(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()], &[]).await;
+    let dest = dir.path().join("backup");
+    let (dest, data) = (dest.to_str().unwrap(), s.data.to_str().unwrap());
+    let server = format!("https://{}", s.addr);
+    // The certificate is not checked: the admin endpoint only answers this machine.
+    let out = support::run_hearth(&["backup", dest, "--data", data, "--server", &server], &[]).await;
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("backup written to"), "{stdout}");
+    // Plain HTTP to the TLS port fails with a hint.
+    let plain = format!("http://{}", s.addr);
+    let dest2 = dir.path().join("backup-2");
+    let out = support::run_hearth(&["backup", dest2.to_str().unwrap(), "--data", data, "--server", &plain], &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("https://"), "{stderr}");
+}
