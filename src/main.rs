@@ -32,7 +32,7 @@ enum Command {
     Admin(cli::AdminArgs),
     /// Print a default configuration file, or check one.
     #[command(subcommand)]
-    Config(hearth::config::ConfigCommand),
+    Config(cli::ConfigCommand),
 }
 
 /// Exit status of `hearth serve` when it cannot start (a port taken, unusable
@@ -84,7 +84,7 @@ fn run() -> anyhow::Result<()> {
         Some(Command::Restore(a)) => std::process::exit(crate::cli::restore(a)),
         Some(Command::Verify(a)) => std::process::exit(crate::cli::verify(a)),
         Some(Command::Admin(a)) => std::process::exit(crate::cli::admin(a)),
-        Some(Command::Config(c)) => std::process::exit(hearth::config::run_command(c, &matches)),
+        Some(Command::Config(c)) => std::process::exit(crate::cli::config(c, &matches)),
         None => cli.serve,
     };
     // The --config file, under HEARTH_* variables and flags; a bad file stops here.

@@ -9,19 +9,11 @@ pub fn now_ms() -> u64 {
 
 /// A Unix-millisecond time as UTC calendar parts: (year, month, day, hour, minute, second).
 pub fn utc_parts(ms: u64) -> (i64, i64, i64, u64, u64, u64) {
-    let secs = ms / 1000;
-    let (days, rem) = (i64::try_from(secs / 86_400).unwrap_or(i64::MAX), secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day, rem / 3600, rem / 60 % 60, rem % 60)
+    let secs = i64::try_from(ms / 1000).unwrap_or(i64::MAX);
+    // Past time's range (year 9999) the last representable second stands in.
+    let t = time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::PrimitiveDateTime::MAX.assume_utc());
+    let (h, mi, s) = t.to_hms();
+    (i64::from(t.year()), i64::from(u8::from(t.month())), i64::from(t.day()), h.into(), mi.into(), s.into())
 }
 
 #[cfg(test)]
@@ -33,5 +25,9 @@ mod tests {
         assert_eq!(super::utc_parts(1_795_431_125_000), (2026, 11, 23, 10, 52, 5));
         // 2024-02-29T23:59:59Z (leap day)
         assert_eq!(super::utc_parts(1_709_251_199_000), (2024, 2, 29, 23, 59, 59));
+        // 2000-03-01T00:00:00.999Z: milliseconds are cut, not rounded.
+        assert_eq!(super::utc_parts(951_868_800_999), (2000, 3, 1, 0, 0, 0));
+        // Beyond year 9999: the last second of it, not a panic.
+        assert_eq!(super::utc_parts(u64::MAX), (9999, 12, 31, 23, 59, 59));
     }
 }

@@ -1,64 +1,45 @@
 //! `hearth admin`: the real binary on the data dir of a real (stopped) server.
 
-#[path = "support/listen.rs"]
-mod listen;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{Http, Launch, Running};
+use tokio::io::AsyncWriteExt;
 
 const WAIT: Duration = Duration::from_secs(20);
-const BIN: &str = env!("CARGO_BIN_EXE_hearth");
 const PASSWORD: &str = "correct horse battery staple";
 
 /// A running `hearth serve`.
 struct Server {
-    addr: String,
-    child: tokio::process::Child,
+    running: Running,
+    http: Http,
 }
 
 impl Server {
     async fn start(data: &Path) -> Server {
-        let mut child = tokio::process::Command::new(BIN)
-            .args(["serve", "--bind", "127.0.0.1:0", "--voice-bind", "127.0.0.1:0", "--data"])
-            .arg(data)
+        let running = Launch::serve()
+            .data(data)
             .args(["--argon2-memory-kib", "256", "--argon2-iterations", "1", "--rate-limit-scale", "1000"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn hearth serve");
-        let addr = listen::wait_listening(&mut child, WAIT).await;
-        Server { addr, child }
+            .env("RUST_LOG", "warn")
+            .start()
+            .await;
+        Server { http: Http::new(running.api("")), running }
     }
 
     /// SIGTERM and wait for a clean exit.
-    async fn stop(mut self) {
-        let pid = self.child.id().expect("running") as i32;
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let status = tokio::time::timeout(WAIT, self.child.wait()).await.expect("exit in time").unwrap();
-        assert!(status.success(), "server exited with {status}");
+    async fn stop(self) {
+        self.running.stop().await;
     }
 
-    /// A REST call over plain HTTP/1.1: status and JSON body (Null if empty).
+    /// A REST call: status and JSON body (Null if empty).
     async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut head = format!("{method} /api/v1{path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
-        if let Some(t) = token {
-            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
-        }
-        head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len()));
-        let mut sock = tokio::net::TcpStream::connect(&self.addr).await.expect("connect");
-        sock.write_all(format!("{head}{body}").as_bytes()).await.unwrap();
-        let mut raw = Vec::new();
-        tokio::time::timeout(WAIT, sock.read_to_end(&mut raw)).await.expect("response in time").unwrap();
-        let raw = String::from_utf8(raw).expect("UTF-8 response");
-        let (head, body) = raw.split_once("\r\n\r\n").expect("a response head");
-        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+        let r = self.http.call(method, path, token, body.as_ref()).await;
+        (r.status, r.body)
     }
 
     async fn register(&self, username: &str) -> Value {
@@ -98,7 +79,7 @@ impl Server {
 
 /// Run `hearth admin ARGS --data DATA` with `stdin`; (exit code, stdout, stderr).
 async fn admin(data: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = tokio::process::Command::new(BIN)
+    let mut child = tokio::process::Command::new(support::hearth_bin())
         .arg("admin")
         .args(args)
         .arg("--data")

@@ -4,10 +4,8 @@
 
 #[path = "it/common.rs"]
 mod common;
-#[path = "support/listen.rs"]
-mod listen;
-
-use std::time::Duration;
+#[path = "support/mod.rs"]
+mod support;
 
 use common::*;
 use serde_json::json;
@@ -18,7 +16,7 @@ const XFF: &str = "x-forwarded-for";
 /// A login attempt for an unknown account (each its own, so only the per-IP
 /// bucket is shared), as if relayed for `client`.
 async fn login_as(s: &Server, n: usize, client: Option<&str>) -> u16 {
-    let mut r = reqwest::Client::new()
+    let mut r = support::http::client()
         .post(s.api("/auth/login"))
         .json(&json!({"username": format!("nobody{n}"), "password": "password123"}));
     if let Some(c) = client {
@@ -84,7 +82,7 @@ fn free_addr() -> String {
 }
 
 async fn get(url: &str) -> (u16, String) {
-    let r = reqwest::Client::builder().timeout(WAIT).build().unwrap().get(url).send().await.expect("GET");
+    let r = support::http::client().get(url).send().await.expect("GET");
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -99,15 +97,12 @@ fn sample(body: &str, series: &str) -> f64 {
 
 /// Scrape until `series` has `want` (gauges set on scrape follow the actors a moment later).
 async fn wait_for(metrics: &str, series: &str, want: f64) -> String {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    let what = format!("{series} = {want}");
+    eventually_async(WAIT, &what, || async {
         let (_, body) = get(metrics).await;
-        if sample(&body, series) == want || tokio::time::Instant::now() > deadline {
-            assert_eq!(sample(&body, series), want, "{series}");
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (sample(&body, series) == want).then_some(body)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

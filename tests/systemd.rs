@@ -7,76 +7,21 @@
 //! - `systemd-analyze verify` accepts the shipped units, and
 //!   `systemd-analyze security` scores them no worse than docs/operations.md says.
 
-use std::io::{BufRead, BufReader};
+#[path = "support/mod.rs"]
+mod support;
+
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The server process; killed if the test fails part-way.
-struct Hearth {
-    child: Child,
-    addr: String,
-}
+use support::{Launch, Running};
 
-impl Drop for Hearth {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Hearth {
-    /// Start `hearth serve` with `NOTIFY_SOCKET` pointing at `notify` and the
-    /// given watchdog variables; wait for its `listening on` line.
-    fn start(dir: &Path, notify: &Path, watchdog: &[(&str, &str)]) -> Hearth {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hearth"));
-        cmd.args(["serve", "--bind", "127.0.0.1:0", "--voice-bind", "127.0.0.1:0", "--workers", "1", "--data"])
-            .arg(dir.join("data"))
-            .env("NOTIFY_SOCKET", notify)
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("WATCHDOG_PID")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (k, v) in watchdog {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("start hearth");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            // Keep draining stdout so the server never blocks on it.
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(a) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(a.to_string());
-                }
-            }
-        });
-        let mut hearth = Hearth { child, addr: String::new() };
-        hearth.addr = rx.recv_timeout(Duration::from_secs(60)).expect("no `listening on` line");
-        hearth
-    }
-
-    fn sigterm(&self) {
-        let pid = libc::pid_t::try_from(self.child.id()).expect("pid");
-        // SAFETY: plain kill(2) on our own child.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "kill failed");
-    }
-
-    /// Wait for the exit; panics after `limit`.
-    fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "hearth did not exit within {limit:?} of SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
+/// Start `hearth serve` with `NOTIFY_SOCKET` pointing at `notify` and the
+/// given watchdog variables; wait for its `listening on` line.
+async fn start(notify: &Path, watchdog: &[(&str, &str)]) -> Running {
+    let launch = Launch::serve().args(["--workers", "1"]).env("RUST_LOG", "warn").env("NOTIFY_SOCKET", notify);
+    watchdog.iter().fold(launch, |l, (k, v)| l.env(k, v)).start().await
 }
 
 /// The service manager's end of the notify socket.
@@ -120,13 +65,14 @@ impl Manager {
     }
 }
 
-#[test]
-fn notify_ready_watchdog_stopping() {
+// Multi-threaded: the manager's blocking reads must not stall the server's log reader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_ready_watchdog_stopping() {
     let dir = tempfile::tempdir().expect("tempdir");
     let manager = Manager::bind(dir.path());
     // 200 ms watchdog: pings every 100 ms. WATCHDOG_PID is left unset, which
     // (like sd_watchdog_enabled(3)) means "this process".
-    let mut hearth = Hearth::start(dir.path(), &manager.path, &[("WATCHDOG_USEC", "200000")]);
+    let mut hearth = start(&manager.path, &[("WATCHDOG_USEC", "200000")]).await;
 
     let (before, ready) = manager.until("READY=1", Duration::from_secs(30));
     assert!(before.is_empty(), "datagrams before READY=1: {before:?}");
@@ -146,34 +92,37 @@ fn notify_ready_watchdog_stopping() {
     // 100 ms apart by design; only a very slow machine could stretch this far.
     assert!(gaps.iter().all(|g| *g < Duration::from_secs(2)), "ping gaps {gaps:?}");
 
-    hearth.sigterm();
+    hearth.signal(libc::SIGTERM);
     let (before, stopping) = manager.until("STOPPING=1", Duration::from_secs(10));
     assert!(before.iter().all(|d| d == "WATCHDOG=1\n"), "before STOPPING=1: {before:?}");
     assert!(stopping.lines().any(|l| l.starts_with("STATUS=")), "STOPPING without STATUS: {stopping:?}");
 
-    let status = hearth.wait_exit(Duration::from_secs(30));
+    let status = hearth.wait_exit(Duration::from_secs(30)).await;
     assert!(status.success(), "exit status {status:?}");
-    // Nothing after STOPPING=1: no ping, no second READY.
+    // Nothing after STOPPING=1: no ping, no second READY. The process has
+    // exited, so whatever it sent is already queued on the socket: no need
+    // to wait for more.
     let mut after = Vec::new();
-    while let Some(d) = manager.recv(Instant::now() + Duration::from_millis(300)) {
+    while let Some(d) = manager.recv(Instant::now() + Duration::from_millis(5)) {
         after.push(d);
     }
     assert!(after.is_empty(), "datagrams after STOPPING=1: {after:?}");
 }
 
-#[test]
-fn watchdog_meant_for_another_process_is_ignored() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchdog_meant_for_another_process_is_ignored() {
     let dir = tempfile::tempdir().expect("tempdir");
     let manager = Manager::bind(dir.path());
     // WATCHDOG_PID names a different process (pid 1): not ours to ping.
-    let mut hearth = Hearth::start(dir.path(), &manager.path, &[("WATCHDOG_USEC", "200000"), ("WATCHDOG_PID", "1")]);
+    let mut hearth = start(&manager.path, &[("WATCHDOG_USEC", "200000"), ("WATCHDOG_PID", "1")]).await;
     manager.until("READY=1", Duration::from_secs(30));
-    let quiet = manager.recv(Instant::now() + Duration::from_millis(800));
+    // Pings would come every 100 ms: three missed intervals prove there are none.
+    let quiet = manager.recv(Instant::now() + Duration::from_millis(300));
     assert_eq!(quiet, None, "no ping expected when WATCHDOG_PID is another process");
-    hearth.sigterm();
+    hearth.signal(libc::SIGTERM);
     let (before, _) = manager.until("STOPPING=1", Duration::from_secs(10));
     assert!(before.is_empty(), "{before:?}");
-    assert!(hearth.wait_exit(Duration::from_secs(30)).success());
+    assert!(hearth.wait_exit(Duration::from_secs(30)).await.success());
 }
 
 const UNITS: [&str; 2] = ["hearth.service", "hearth-gameserver.service"];
@@ -211,7 +160,7 @@ fn units_pass_systemd_analyze_verify() {
         let text = std::fs::read_to_string(root().join("systemd").join(unit)).expect("read unit");
         let exec = "ExecStart=/usr/local/bin/hearth ";
         assert!(text.contains(exec), "{unit}: expected `{exec}...`");
-        let text = text.replace(exec, &format!("ExecStart={} ", env!("CARGO_BIN_EXE_hearth")));
+        let text = text.replace(exec, &format!("ExecStart={} ", support::hearth_bin().display()));
         let path = dir.path().join(unit);
         std::fs::write(&path, text).expect("write unit");
         paths.push(path);

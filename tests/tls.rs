@@ -8,18 +8,20 @@
 //! - unusable files at start stop the server with an error naming the file;
 //! - the systemd watchdog's self-probe speaks TLS to a TLS listener.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use support::{Launch, Running};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
 use tokio_rustls::client::TlsStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
@@ -43,85 +45,13 @@ fn replace(path: &Path, contents: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-struct Hearth {
-    child: Child,
-    addr: String,
-    log: Arc<Mutex<Vec<String>>>,
-    _data: tempfile::TempDir,
-}
-
-impl Hearth {
-    /// Start `hearth serve` with `args` and wait for `listening on`.
-    async fn start(args: &[&str], env: &[(&str, &str)]) -> Hearth {
-        let data = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
-            .args([
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-                "--voice-bind",
-                "127.0.0.1:0",
-                "--workers",
-                "2",
-                "--heartbeat-interval-ms",
-                "600000",
-            ])
-            .args(["--argon2-memory-kib", "256", "--argon2-iterations", "1", "--data"])
-            .arg(data.path().join("data"))
-            .args(args)
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("WATCHDOG_PID")
-            .envs(env.iter().copied())
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn hearth");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-        let sink = log.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                sink.lock().unwrap().push(l);
-            }
-        });
-        let mut lines = BufReader::new(stdout).lines();
-        let addr = tokio::time::timeout(WAIT, async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(a) = line.strip_prefix("listening on ") {
-                    return a.trim().to_string();
-                }
-            }
-            panic!("server exited before listening: {:?}", log.lock().unwrap());
-        })
-        .await
-        .expect("server did not start in time");
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Hearth { child, addr, log, _data: data }
-    }
-
-    fn signal(&self, sig: libc::c_int) {
-        let pid = libc::pid_t::try_from(self.child.id().expect("running")).unwrap();
-        // SAFETY: kill(2) on our own child.
-        assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
-    }
-
-    /// Wait until the server has logged a line containing `text`.
-    async fn logged(&self, text: &str) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while !self.log.lock().unwrap().iter().any(|l| l.contains(text)) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no log line with {text:?}: {:?}",
-                self.log.lock().unwrap()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
+/// Start `hearth serve` with `args` and `env` and wait for `listening on`.
+async fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
+    let launch = Launch::serve()
+        .args(["--workers", "2", "--heartbeat-interval-ms", "600000"])
+        .args(["--argon2-memory-kib", "256", "--argon2-iterations", "1"])
+        .args(args);
+    env.iter().fold(launch, |l, (k, v)| l.env(k, v)).start().await
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -217,7 +147,7 @@ async fn https_and_wss_with_certificate_reload_on_sighup() {
     let (a_pem, a_key, a_der) = make_cert("hearth test A");
     std::fs::write(&cert, &a_pem).unwrap();
     std::fs::write(&key, &a_key).unwrap();
-    let s = Hearth::start(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()], &[]).await;
+    let s = start(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()], &[]).await;
 
     // REST over HTTPS.
     assert_eq!(https(&s.addr, &a_der, "GET", "/healthz", None).await, (200, Value::String("ok\n".into())));
@@ -228,7 +158,7 @@ async fn https_and_wss_with_certificate_reload_on_sighup() {
     assert_eq!(st, 200, "{login}");
     let token = login["token"].as_str().unwrap().to_string();
     // Plain HTTP on the TLS port gets nowhere.
-    let plain = reqwest::Client::new().get(format!("http://{}/healthz", s.addr)).timeout(WAIT).send().await;
+    let plain = support::http::client().get(format!("http://{}/healthz", s.addr)).send().await;
     assert!(plain.is_err() || plain.is_ok_and(|r| !r.status().is_success()));
 
     // A gateway session over WSS.
@@ -276,25 +206,20 @@ async fn https_and_wss_with_certificate_reload_on_sighup() {
 
 /// Run `hearth serve` with `args` on a fresh data dir; it must exit non-zero
 /// at once. Returns its stderr.
-fn start_fails(args: &[&str]) -> String {
+async fn start_fails(args: &[&str]) -> String {
     let data = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--voice-bind", "127.0.0.1:0", "--data"])
-        .arg(data.path().join("data"))
-        .args(args)
-        .env_remove("HEARTH_TLS_CERT")
-        .env_remove("HEARTH_TLS_KEY")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run hearth");
+    let data = data.path().join("data");
+    let head = ["serve", "--bind", "127.0.0.1:0", "--voice-bind", "127.0.0.1:0", "--data", data.to_str().unwrap()];
+    let all: Vec<&str> = head.iter().chain(args).copied().collect();
+    let out = support::run_hearth(&all, &[]).await;
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "started with {args:?}; stderr: {stderr}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("listening on"), "{args:?}");
     stderr
 }
 
-#[test]
-fn unusable_certificate_files_stop_the_server_naming_the_file() {
+#[tokio::test]
+async fn unusable_certificate_files_stop_the_server_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| -> PathBuf { dir.path().join(name) };
     let s = |p: &PathBuf| p.to_str().unwrap().to_string();
@@ -307,22 +232,22 @@ fn unusable_certificate_files_stop_the_server_naming_the_file() {
     std::fs::write(p("empty.pem"), "").unwrap();
 
     let (cert, key, missing) = (s(&p("a.pem")), s(&p("a.key")), s(&p("missing.pem")));
-    let err = start_fails(&["--tls-cert", &missing, "--tls-key", &key]);
+    let err = start_fails(&["--tls-cert", &missing, "--tls-key", &key]).await;
     assert!(err.contains(&missing) && err.contains("certificate"), "{err}");
-    let err = start_fails(&["--tls-cert", &cert, "--tls-key", &missing]);
+    let err = start_fails(&["--tls-cert", &cert, "--tls-key", &missing]).await;
     assert!(err.contains(&missing) && err.contains("key"), "{err}");
     let garbage = s(&p("garbage.pem"));
-    let err = start_fails(&["--tls-cert", &garbage, "--tls-key", &key]);
+    let err = start_fails(&["--tls-cert", &garbage, "--tls-key", &key]).await;
     assert!(err.contains(&garbage), "{err}");
     let empty = s(&p("empty.pem"));
-    let err = start_fails(&["--tls-cert", &empty, "--tls-key", &key]);
+    let err = start_fails(&["--tls-cert", &empty, "--tls-key", &key]).await;
     assert!(err.contains(&empty) && err.contains("no PEM CERTIFICATE"), "{err}");
-    let err = start_fails(&["--tls-cert", &cert, "--tls-key", &cert]);
+    let err = start_fails(&["--tls-cert", &cert, "--tls-key", &cert]).await;
     assert!(err.contains(&cert) && err.contains("private key"), "{err}");
     let other = s(&p("b.key"));
-    let err = start_fails(&["--tls-cert", &cert, "--tls-key", &other]);
+    let err = start_fails(&["--tls-cert", &cert, "--tls-key", &other]).await;
     assert!(err.contains(&other) && err.contains("does not belong"), "{err}");
-    let err = start_fails(&["--tls-cert", &cert]);
+    let err = start_fails(&["--tls-cert", &cert]).await;
     assert!(err.contains("--tls-key"), "{err}");
 }
 
@@ -336,7 +261,7 @@ async fn watchdog_probes_a_tls_listener_over_tls() {
     let notify = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&notify).unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    let s = Hearth::start(
+    let s = start(
         &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
         &[("NOTIFY_SOCKET", notify.to_str().unwrap()), ("WATCHDOG_USEC", "1000000")],
     )
@@ -352,4 +277,29 @@ async fn watchdog_probes_a_tls_listener_over_tls() {
     // A plain-HTTP probe of the TLS listener would fail every check: no pings at all.
     let log = s.log.lock().unwrap().clone();
     assert!(pings >= 3, "watchdog pings: {pings}; log: {log:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_through_an_https_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let (pem, key_pem, _) = make_cert("backup");
+    std::fs::write(&cert, pem).unwrap();
+    std::fs::write(&key, key_pem).unwrap();
+    let s = start(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()], &[]).await;
+    let dest = dir.path().join("backup");
+    let (dest, data) = (dest.to_str().unwrap(), s.data.to_str().unwrap());
+    let server = format!("https://{}", s.addr);
+    // The certificate is not checked: the admin endpoint only answers this machine.
+    let out = support::run_hearth(&["backup", dest, "--data", data, "--server", &server], &[]).await;
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("backup written to"), "{stdout}");
+    // Plain HTTP to the TLS port fails with a hint.
+    let plain = format!("http://{}", s.addr);
+    let dest2 = dir.path().join("backup-2");
+    let out = support::run_hearth(&["backup", dest2.to_str().unwrap(), "--data", data, "--server", &plain], &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("https://"), "{stderr}");
 }

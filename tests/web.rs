@@ -7,16 +7,16 @@
 //! Without node, Chromium or `tests/web/node_modules` the browser stories are
 //! SKIPPED with a loud note, except under `CI=true`, where they must run.
 
-#[path = "support/listen.rs"]
-mod listen;
+#[path = "support/mod.rs"]
+mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::process::{Child, Command};
+use support::{Launch, Running};
+use tokio::process::Command;
 
-const WAIT: Duration = Duration::from_secs(10);
 /// The browser stories take well under a minute; this is a hang guard.
 const STORIES_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -24,23 +24,10 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `--voice-bind 127.0.0.1:0` when the binary has voice: two servers of
-/// these tests run at once and must not compete for the default voice port.
-fn voice_args() -> &'static [&'static str] {
-    let help = std::process::Command::new(env!("CARGO_BIN_EXE_hearth")).args(["serve", "--help"]).output();
-    match help {
-        Ok(out) if String::from_utf8_lossy(&out.stdout).contains("--voice-bind") => &["--voice-bind", "127.0.0.1:0"],
-        _ => &[],
-    }
-}
-
-/// Start `hearth serve` on a fresh data dir; the child and `http://ADDR`.
-async fn start(data: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "2"])
-        .args(voice_args())
-        .arg("--data")
-        .arg(data)
+/// Start `hearth serve` on a fresh data dir; the server and `http://ADDR`.
+async fn start() -> (Running, String) {
+    let server = Launch::serve()
+        .args(["--workers", "2"])
         // Cheap password hashing keeps sign-ups fast; production uses the defaults.
         .args(["--argon2-memory-kib", "256", "--argon2-iterations", "1"])
         // Two people on one loopback address send bursts the default limits would slow.
@@ -48,13 +35,10 @@ async fn start(data: &Path) -> (Child, String) {
         // The outage story must outlast the resume grace to force a new IDENTIFY.
         .args(["--resume-grace-secs", "2"])
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn hearth");
-    let addr = listen::wait_listening(&mut child, WAIT).await;
-    (child, format!("http://{addr}"))
+        .start()
+        .await;
+    let base = server.url("");
+    (server, base)
 }
 
 fn header<'a>(res: &'a reqwest::Response, name: &str) -> &'a str {
@@ -63,9 +47,8 @@ fn header<'a>(res: &'a reqwest::Response, name: &str) -> &'a str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_and_files_are_served_with_a_strict_policy() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (_child, base) = start(&tmp.path().join("data")).await;
-    let http = reqwest::Client::new();
+    let (_server, base) = start().await;
+    let http = support::http::client();
     let get = |path: &str| http.get(format!("{base}{path}")).send();
 
     // Every client route is the same single page, with the policy on it.
@@ -167,8 +150,7 @@ async fn run_browser_script(script: &str) {
         }
         Err(why) => panic!("CI=true but the browser stories cannot run: {why}"),
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let (_child, base) = start(&tmp.path().join("data")).await;
+    let (_server, base) = start().await;
     let artifacts = root().join("target/web-artifacts");
     let mut node = Command::new("node")
         .current_dir(&dir)

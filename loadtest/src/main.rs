@@ -2,8 +2,10 @@
 //! WebSocket clients and reports throughput, latency, losses and the cost on
 //! the server.
 //!
-//! Layout: [`cli`] holds the options every scenario shares; each scenario is
-//! one module under [`scenarios`] (registered in `scenarios::Scenario`); each
+//! Layout: [`options`] holds the options every scenario shares; [`cli`] puts
+//! them together with the scenario to run (`main` alone reads it); each
+//! scenario is one module under [`scenarios`] (registered in
+//! `scenarios::Scenario`, with its own arguments); each
 //! target protocol is one client module under [`targets`]; [`setup`] creates
 //! accounts and guilds over REST; [`stats`] collects deliveries and latencies;
 //! [`report`] prints, writes JSON and draws the SVG ([`svg`]); [`procstat`]
@@ -12,6 +14,7 @@
 
 mod cli;
 mod net;
+mod options;
 mod procstat;
 mod report;
 mod scenarios;
@@ -33,6 +36,6 @@ fn main() -> anyhow::Result<()> {
         tokio::runtime::Builder::new_multi_thread().worker_threads(cli.common.threads).enable_all().build()
     }
     .context("tokio runtime")?;
-    let report = rt.block_on(scenarios::run(&cli, nofile))?;
+    let report = rt.block_on(scenarios::run(&cli.common, &cli.scenario, nofile))?;
     report::finish(&cli.common, &report)
 }

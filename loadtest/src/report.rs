@@ -8,7 +8,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::cli::Common;
+use crate::options::Common;
 use crate::procstat::Usage;
 use crate::stats::{Percentiles, Second};
 

@@ -11,7 +11,7 @@ use futures_util::{stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::cli::Common;
+use crate::options::Common;
 
 const PASSWORD: &str = "loadtest-password";
 /// Attempts per REST request (429s are retried after `retry_after_ms`).

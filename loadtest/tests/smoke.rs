@@ -2,20 +2,30 @@
 //! with 20 readers through the real load generator, and check that every
 //! delivery arrived exactly once and that the JSON report parses.
 
-#[path = "support/server.rs"]
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
-use std::process::Command;
+use support::{Launch, Running};
+use tokio::process::Command;
 
-use support::start_server;
+/// `hearth serve` (the same build's) with limits raised for load.
+async fn start_server() -> Running {
+    Launch::serve()
+        .args(["--workers", "1", "--rate-limit-scale", "10000", "--max-connections-per-ip", "100000"])
+        .args(["--argon2-memory-kib", "256", "--argon2-iterations", "1"])
+        .env("RUST_LOG", "warn")
+        .start()
+        .await
+}
 
-#[test]
-fn fanout_delivers_every_message_exactly_once() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_delivers_every_message_exactly_once() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (server, addr) = start_server(&tmp.path().join("data"));
+    let server = start_server().await;
+    let addr = server.addr.clone();
     let json = tmp.path().join("report.json");
     let svg = tmp.path().join("report.svg");
-    let pid = server.0.id().to_string();
+    let pid = server.pid().expect("server running").to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_hearth-loadtest"))
         .args(["--quiet", "--addr", &addr, "--server-pid", &pid, "--sources", "2"])
         .arg("--json")
@@ -24,6 +34,7 @@ fn fanout_delivers_every_message_exactly_once() {
         .arg(&svg)
         .args(["fanout", "--readers", "20", "--senders", "2", "--rate", "50", "--duration", "2", "--warmup", "1"])
         .output()
+        .await
         .expect("run hearth-loadtest");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "loadtest failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));

@@ -1,9 +1,11 @@
 //! The operational subcommands: `hearth backup`, `hearth restore`,
-//! `hearth verify` and `hearth admin` (see docs/operations.md). Each prints what it did to
-//! stdout, or the error to stderr, and returns the process exit code.
+//! `hearth verify`, `hearth admin` and `hearth config` (see
+//! docs/operations.md). Each prints what it did to stdout, or the error to
+//! stderr, and returns the process exit code.
 
 mod admin;
 mod client;
+mod config;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -14,6 +16,7 @@ use hearth::http::admin::{read_token, ADMIN_TOKEN_FILE, MANIFEST_HEADER};
 use hearth::store::backup::{self, BackupError, HashingFile, Manifest, Staging, VerifyReport};
 
 pub use admin::{admin, AdminArgs};
+pub use config::{config, ConfigCommand};
 
 /// Exit code: done / verified.
 pub const EXIT_OK: i32 = 0;

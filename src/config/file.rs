@@ -24,19 +24,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use clap::parser::ValueSource;
-use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
+use clap::{ArgMatches, Args, FromArgMatches};
 
 use super::Config;
 
 /// Clap id of `--config`: the file's own path is not a key of the file.
-const CONFIG_FILE_ID: &str = "config_file";
-
-/// Keys whose values `hearth config check` never prints (none yet; a future
-/// secret setting goes here).
-const SECRET_KEYS: &[&str] = &[];
-
-/// Width of the comments of `hearth config default`.
-const COMMENT_WIDTH: usize = 78;
+pub(super) const CONFIG_FILE_ID: &str = "config_file";
 
 /// Exit code of `hearth serve` and `hearth config check` for a configuration
 /// that cannot be used (the same as clap's for a bad flag).
@@ -139,7 +132,7 @@ impl std::error::Error for ConfigError {
 }
 
 /// The clap definition of the settings alone.
-fn settings_command() -> clap::Command {
+pub(super) fn settings_command() -> clap::Command {
     Config::augment_args(clap::Command::new("hearth"))
 }
 
@@ -319,83 +312,6 @@ fn check_like_flags(
     Ok(())
 }
 
-/// Append `text` to `out` as `# ` comment lines of at most [`COMMENT_WIDTH`].
-fn comment(out: &mut String, text: &str) {
-    for paragraph in text.lines() {
-        let mut line = String::from("#");
-        for word in paragraph.split_whitespace() {
-            if line.len() > 1 && line.len() + 1 + word.len() > COMMENT_WIDTH {
-                out.push_str(&line);
-                out.push('\n');
-                line = String::from("#");
-            }
-            line.push(' ');
-            line.push_str(word);
-        }
-        out.push_str(&line);
-        out.push('\n');
-    }
-}
-
-/// Render the settings of `config` as TOML lines, each after `note(key)`;
-/// an unset optional setting is a commented-out line; keys in `secrets`
-/// are shown as `"[redacted]"`.
-fn render(
-    config: &Config,
-    secrets: &[&str],
-    mut note: impl FnMut(&Setting, &mut String),
-    mut suffix: impl FnMut(&Setting) -> String,
-) -> Result<String, ConfigError> {
-    let table = toml::Table::try_from(config)
-        .map_err(|e| ConfigError::Other(format!("cannot show the configuration as TOML: {e}")))?;
-    let mut out = String::new();
-    for s in settings() {
-        note(&s, &mut out);
-        let value = match table.get(&s.key) {
-            Some(_) if secrets.contains(&s.key.as_str()) => Some("\"[redacted]\"".to_string()),
-            Some(v) => Some(v.to_string()),
-            None => None,
-        };
-        match value {
-            Some(v) => out.push_str(&format!("{} = {v}{}\n", s.key, suffix(&s))),
-            None => out.push_str(&format!("# {} = <{}>{}\n", s.key, s.value_name, suffix(&s))),
-        }
-    }
-    Ok(out)
-}
-
-/// The text of `hearth config default`: every key at its built-in default,
-/// each explained by its flag's help.
-pub fn default_file() -> String {
-    let mut out = String::new();
-    comment(
-        &mut out,
-        "Hearth configuration file (TOML), as printed by `hearth config default`: every setting \
-         at its built-in default. Use it with `hearth serve --config PATH` (or HEARTH_CONFIG=PATH). \
-         Every key is optional: delete the ones you do not change. A HEARTH_* environment variable \
-         overrides the file, and a command-line flag overrides both. An unknown key or a value of \
-         the wrong type stops the server at start. `hearth config check --config PATH` checks a \
-         file and prints the settings it results in.",
-    );
-    let body = render(
-        &Config::default(),
-        &[],
-        |s, out| {
-            out.push('\n');
-            comment(out, &s.help);
-            let env = s.env.as_ref().map(|e| format!(", variable {e}")).unwrap_or_default();
-            comment(out, &format!("(flag {}{env})", s.flag));
-        },
-        |_| String::new(),
-    );
-    // The defaults always serialize (they hold no non-UTF-8 path); say so if not.
-    match body {
-        Ok(body) => out.push_str(&body),
-        Err(e) => out.push_str(&format!("# {e}\n")),
-    }
-    out
-}
-
 impl Effective {
     /// Log which file was read and which of its values a variable or a flag
     /// overrides (once the logger is installed).
@@ -408,77 +324,6 @@ impl Effective {
             }
         }
         tracing::info!(file = %path.display(), keys = self.file_keys.len(), "configuration file read");
-    }
-
-    /// The effective settings as TOML, each line noting where its value came
-    /// from; secrets are not shown.
-    pub fn to_toml(&self) -> Result<String, ConfigError> {
-        let mut out = String::new();
-        let file = match &self.config.config_file {
-            Some(p) => format!("the configuration file {}", p.display()),
-            None => "no configuration file".to_string(),
-        };
-        comment(
-            &mut out,
-            &format!("Effective configuration: built-in defaults < {file} < HEARTH_* variables < flags."),
-        );
-        let body = render(
-            &self.config,
-            SECRET_KEYS,
-            |_, _| {},
-            |s| {
-                let origin = self.origins.iter().find(|(k, _)| *k == s.key).map_or(Origin::Default, |(_, o)| *o);
-                match origin {
-                    Origin::Default => "  # default".to_string(),
-                    Origin::File => "  # file".to_string(),
-                    Origin::Env => format!("  # variable {}", s.env.as_deref().unwrap_or("?")),
-                    Origin::Flag => format!("  # flag {}", s.flag),
-                }
-            },
-        )?;
-        out.push_str(&body);
-        Ok(out)
-    }
-}
-
-/// `hearth config ...`.
-#[derive(Debug, Clone, Subcommand)]
-#[allow(clippy::large_enum_variant)] // one per process
-pub enum ConfigCommand {
-    /// Print a complete configuration file: every key at its default, with a comment.
-    Default,
-    /// Check a configuration file and print the settings `hearth serve` would run with.
-    ///
-    /// The file is the one given with --config (or HEARTH_CONFIG); the settings
-    /// are the file's under HEARTH_* variables and the flags given here, each
-    /// noted with where it came from. Exits 2 if they cannot be used.
-    Check(Config),
-}
-
-/// Run `hearth config ...`; `matches` are the whole command line's. Returns
-/// the process exit code.
-pub fn run_command(command: ConfigCommand, matches: &ArgMatches) -> i32 {
-    match command {
-        ConfigCommand::Default => {
-            print!("{}", default_file());
-            0
-        }
-        ConfigCommand::Check(config) => {
-            let Some(check) = matches.subcommand_matches("config").and_then(|m| m.subcommand_matches("check")) else {
-                eprintln!("hearth config check: no matches for `config check`");
-                return EXIT_BAD_CONFIG;
-            };
-            match config.with_file(check).and_then(|e| e.to_toml()) {
-                Ok(text) => {
-                    print!("{text}");
-                    0
-                }
-                Err(e) => {
-                    eprintln!("hearth config check: {e}");
-                    EXIT_BAD_CONFIG
-                }
-            }
-        }
     }
 }
 
@@ -635,28 +480,6 @@ mod tests {
     }
 
     #[test]
-    fn config_default_file_parses_back_to_the_defaults() {
-        let text = default_file();
-        let (config, keys) = parse_file(Path::new("default.toml"), &text).expect("default file parses");
-        assert_eq!(as_toml(&config), as_toml(&Config::default()));
-        let all: Vec<String> = settings().into_iter().map(|s| s.key).collect();
-        // Every setting is in the file with a comment; optional settings
-        // without a default are commented out.
-        let unset: Vec<&String> = all.iter().filter(|k| !keys.contains(k)).collect();
-        for key in &unset {
-            assert!(text.contains(&format!("\n# {key} = <")), "{key} is neither set nor shown");
-        }
-        assert_eq!(keys.len() + unset.len(), all.len());
-        for s in settings() {
-            assert!(!s.help.is_empty(), "setting {} has no help text", s.key);
-            assert!(text.contains(&format!("(flag {}", s.flag)), "{} is not explained", s.key);
-        }
-        assert!(text.contains("\nheartbeat_interval_ms = 41250\n"), "{text}");
-        assert!(text.contains("\nbind = \"127.0.0.1:8080\"\n"), "{text}");
-        assert!(text.lines().all(|l| l.chars().count() <= COMMENT_WIDTH + 40), "{text}");
-    }
-
-    #[test]
     fn config_keys_are_the_settings() {
         // serde's keys (what the file accepts) are clap's ids (what --help and
         // `config default` show), and the defaults of both agree.
@@ -668,16 +491,5 @@ mod tests {
         for s in settings() {
             assert!(s.env.as_deref().is_some_and(|e| e.starts_with("HEARTH_")), "{} has no HEARTH_* variable", s.key);
         }
-    }
-
-    #[test]
-    fn config_check_output_parses_back_and_hides_secrets() {
-        let e = Effective { config: Config { workers: 9, ..Config::default() }, origins: vec![], file_keys: vec![] };
-        let text = e.to_toml().expect("renders");
-        let (back, _) = parse_file(Path::new("check.toml"), &text).expect("check output parses");
-        assert_eq!(as_toml(&back), as_toml(&e.config));
-        assert!(text.contains("workers = 9  # default"), "{text}");
-        let shown = render(&e.config, &["data"], |_, _| {}, |_| String::new()).expect("renders");
-        assert!(shown.contains("data = \"[redacted]\"") && !shown.contains("./data"), "{shown}");
     }
 }

@@ -115,13 +115,7 @@ pub async fn backup(req: HttpRequest, core: web::Data<Arc<Core>>) -> Result<Http
         tracing::warn!(error = %e, "admin request refused: no admin token");
         AppError::unauthorized()
     })?;
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .unwrap_or_default();
+    let given = super::extract::bearer_token(req.headers()).map(|t| *t.expose()).unwrap_or_default();
     if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
         return Err(AppError::unauthorized());
     }

@@ -27,11 +27,18 @@ pub struct Caller {
 }
 
 /// The token of an `Authorization: Bearer <token>` header, kept [`Redacted`]
-/// so that it cannot end up in a log line by accident.
+/// so that it cannot end up in a log line by accident. The one reader of the
+/// header: authentication, the per-token rate limit and the admin endpoint.
 pub fn bearer_token(headers: &actix_web::http::header::HeaderMap) -> Option<Redacted<&str>> {
     let header = headers.get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer "))?.trim();
-    (!token.is_empty()).then_some(Redacted::new(token))
+    bearer(header).map(Redacted::new)
+}
+
+/// The token of an `Authorization` value `Bearer <token>` (docs/api.md: the
+/// scheme `Bearer` or `bearer`), trimmed; None for anything else or no token.
+fn bearer(value: &str) -> Option<&str> {
+    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
+    (!token.is_empty()).then_some(token)
 }
 
 fn core(req: &HttpRequest) -> Result<Arc<Core>, AppError> {
@@ -106,5 +113,23 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
             let bytes: &[u8] = if !msgpack && buf.is_empty() { b"{}" } else { &buf };
             decode_strict(bytes, enc).map(Body).map_err(|e| AppError::invalid(format!("invalid body: {e}")))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn bearer_values() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer abc"), Some("abc"));
+        assert_eq!(bearer("Bearer  abc "), Some("abc"));
+        assert_eq!(bearer("BEARER abc"), None, "only the two documented spellings");
+        assert_eq!(bearer("Bearer "), None);
+        assert_eq!(bearer("Bearer"), None);
+        assert_eq!(bearer("Basic YWxhZGRpbjpvcGVu"), None);
+        assert_eq!(bearer("Bearerabc"), None);
+        assert_eq!(bearer(""), None);
     }
 }

@@ -57,13 +57,8 @@ async fn rate_limit(
     let core = req.app_data::<web::Data<std::sync::Arc<crate::core::Core>>>().cloned();
     if let (Some(core), Some(peer)) = (core, req.peer_addr()) {
         let ip = client_ip::of_request(Some(peer), req.headers(), &core.config.trusted_proxies);
-        let token = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim);
-        if let Err(e) = core.limits.rest(ip, token) {
+        let token = extract::bearer_token(req.headers());
+        if let Err(e) = core.limits.rest(ip, token.map(|t| *t.expose())) {
             return Ok(req.error_response(e));
         }
     }

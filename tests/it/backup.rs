@@ -5,9 +5,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::process::Output;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::json;
 
@@ -15,16 +15,7 @@ use crate::common::*;
 
 /// Run the real `hearth` binary with `args` and wait for it.
 async fn hearth(args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
-        .args(args)
-        .env_remove("HEARTH_SERVER")
-        .env_remove("HEARTH_DATA")
-        .env_remove("HEARTH_BIND")
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run hearth")
+    crate::support::run_hearth(args, &[("RUST_LOG", "warn")]).await
 }
 
 fn text(out: &[u8]) -> String {
@@ -84,19 +75,19 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it_be
     senders[1].say(&s, dm_id, "a private word").await;
 
     // The admin endpoint wants the token from the data dir.
-    let http = reqwest::Client::new();
-    let r = http.post(s.url("/admin/backup")).send().await.unwrap();
-    assert_eq!(r.status(), 401, "no token");
-    let r = http.post(s.url("/admin/backup")).bearer_auth("0".repeat(64)).send().await.unwrap();
-    assert_eq!(r.status(), 401, "wrong token");
+    let http = crate::support::Http::new(s.url(""));
+    assert_eq!(http.call("POST", "/admin/backup", None, None).await.status, 401, "no token");
+    let wrong = "0".repeat(64);
+    assert_eq!(http.call("POST", "/admin/backup", Some(&wrong), None).await.status, 401, "wrong token");
 
     // Clients send continuously; each records what was acknowledged, and when.
     let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicUsize::new(0));
     let tasks: Vec<_> = senders
         .iter()
         .cloned()
         .map(|u| {
-            let (s, stop) = (s.clone(), stop.clone());
+            let (s, stop, count) = (s.clone(), stop.clone(), count.clone());
             tokio::spawn(async move {
                 let mut acked = Vec::new();
                 let mut k = 0u64;
@@ -105,13 +96,15 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it_be
                     let sent = Instant::now();
                     let m = u.say(&s, general, &content).await;
                     acked.push(Acked { id: id(&m["id"]), content, sent, acked: Instant::now() });
+                    count.fetch_add(1, Ordering::Relaxed);
                     k += 1;
                 }
                 acked
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Load before the backup: enough acknowledged messages that some must be in it.
+    eventually(WAIT, "20 messages acknowledged", || count.load(Ordering::Relaxed) >= 20).await;
 
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("backup-1");
@@ -119,7 +112,9 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it_be
     // No --server: the data dir is in use, so it goes through the server at --bind.
     let out = hearth(&["backup", path(&dest), "--data", path(&s.data), "--bind", &s.addr]).await;
     let ended = Instant::now();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Load after it: messages the backup must not contain.
+    let at_end = count.load(Ordering::Relaxed);
+    eventually(WAIT, "messages acknowledged after the backup", || count.load(Ordering::Relaxed) >= at_end + 10).await;
     stop.store(true, Ordering::Relaxed);
     let mut acked = Vec::new();
     for t in tasks {

@@ -1,36 +1,35 @@
-//! The test harness: start the real `hearth` binary on an ephemeral port with
-//! a temporary data dir, and talk to it with real HTTP and WebSocket clients.
+//! The user-story helpers of the integration tests, on the shared harness
+//! (tests/support): a server with the stories' defaults, registered users,
+//! guilds and invites over REST, and a gateway client.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// Default time to wait for something that should happen.
-pub const WAIT: Duration = Duration::from_secs(10);
+pub use crate::support::{eventually, eventually_async, WAIT};
+use crate::support::{Launch, Running};
+
 /// Time during which something that should not happen is watched for.
 pub const QUIET: Duration = Duration::from_millis(700);
 
-/// A running server.
+/// A running server with the defaults of the user stories.
 pub struct Server {
     pub addr: String,
     pub data: PathBuf,
-    _tmp: Option<tempfile::TempDir>,
-    child: Option<Child>,
     pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    extra: Vec<String>,
     /// The voice UDP address, if voice is on.
     pub voice: Option<String>,
+    running: Option<Running>,
+    launch: Launch,
+    _tmp: tempfile::TempDir,
 }
 
 impl Server {
@@ -43,117 +42,74 @@ impl Server {
     pub async fn start_with(extra: &[&str]) -> Server {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = tmp.path().join("data");
-        let mut s = Server {
-            addr: String::new(),
+        let has = |flag: &str| extra.contains(&flag);
+        let mut launch = Launch::serve().data(&data).args(["--workers", "2"]).args(extra);
+        // Cheap hashing unless the test sets its own cost.
+        if !has("--argon2-memory-kib") {
+            launch = launch.args(["--argon2-memory-kib", "256", "--argon2-iterations", "1"]);
+        }
+        // Long enough that test clients need not heartbeat; the heartbeat
+        // test sets its own interval.
+        if !has("--heartbeat-interval-ms") {
+            launch = launch.args(["--heartbeat-interval-ms", "600000"]);
+        }
+        // Many users from one loopback address: scale the per-IP limits up
+        // (the rate-limit stories start servers with scale 1).
+        if !has("--rate-limit-scale") {
+            launch = launch.args(["--rate-limit-scale", "1000"]);
+        }
+        if !has("--max-connections-per-ip") {
+            launch = launch.args(["--max-connections-per-ip", "10000"]);
+        }
+        let running = launch.clone().start().await;
+        Server {
+            addr: running.addr.clone(),
             data,
-            _tmp: Some(tmp),
-            child: None,
-            log: Default::default(),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-            voice: None,
-        };
-        s.spawn().await;
-        s
+            log: running.log.clone(),
+            voice: running.voice.clone(),
+            running: Some(running),
+            launch,
+            _tmp: tmp,
+        }
     }
 
-    async fn spawn(&mut self) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hearth"));
-        cmd.arg("serve")
-            .arg("--bind")
-            .arg("127.0.0.1:0")
-            .arg("--data")
-            .arg(&self.data)
-            .arg("--workers")
-            .arg("2")
-            // Cheap password hashing keeps tests fast; production uses the defaults.
-            .args(if self.extra.iter().any(|a| a == "--argon2-memory-kib") {
-                &[][..]
-            } else {
-                &["--argon2-memory-kib", "256", "--argon2-iterations", "1"][..]
-            })
-            .args(&self.extra)
-            // Long enough that test clients need not heartbeat; the heartbeat
-            // test sets its own interval.
-            .args(if self.extra.iter().any(|a| a == "--heartbeat-interval-ms") {
-                &[][..]
-            } else {
-                &["--heartbeat-interval-ms", "600000"][..]
-            })
-            // Tests run in parallel: each server on its own voice port.
-            .args(if self.extra.iter().any(|a| a == "--voice-bind" || a == "--no-voice") {
-                &[][..]
-            } else {
-                &["--voice-bind", "127.0.0.1:0"][..]
-            })
-            // Many users from one loopback address: scale the per-IP limits up
-            // (the rate-limit stories start servers with scale 1).
-            .args(if self.extra.iter().any(|a| a == "--rate-limit-scale") {
-                &[][..]
-            } else {
-                &["--rate-limit-scale", "1000"][..]
-            })
-            .args(if self.extra.iter().any(|a| a == "--max-connections-per-ip") {
-                &[][..]
-            } else {
-                &["--max-connections-per-ip", "10000"][..]
-            })
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().expect("spawn hearth");
-        let stderr = child.stderr.take().expect("stderr");
-        let listening = crate::listen::wait_listening_all(&mut child, WAIT).await;
-        let addr = listening.addr;
-        self.voice = listening.voice;
-        let log = self.log.clone();
-        tokio::spawn(async move {
-            let mut err = BufReader::new(stderr).lines();
-            while let Ok(Some(l)) = err.next_line().await {
-                log.lock().unwrap().push(l);
-            }
-        });
-        self.addr = addr;
-        self.child = Some(child);
-    }
-
-    /// The server's process id.
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().and_then(|c| c.id()).expect("server running")
+    /// The running process.
+    fn running(&self) -> &Running {
+        self.running.as_ref().expect("server running")
     }
 
     /// The server's resident memory in KiB (from /proc).
     pub fn rss_kib(&self) -> u64 {
-        let pid = self.pid();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS")
+        self.running().rss_kib()
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.running.as_ref().and_then(Running::pid)
     }
 
     /// Kill -9 the server.
     pub async fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill().await;
-            let _ = c.wait().await;
+        if let Some(r) = self.running.as_mut() {
+            r.kill().await;
         }
     }
 
     /// Stop with SIGTERM and wait for exit.
     pub async fn terminate(&mut self) -> Option<i32> {
-        let mut c = self.child.take()?;
-        let pid = c.id()? as i32;
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let st = tokio::time::timeout(WAIT, c.wait()).await.ok()?.ok()?;
-        st.code()
+        let r = self.running.as_mut()?;
+        r.pid()?;
+        r.terminate().await.code()
     }
 
     /// Start again on the same data dir (after kill/terminate).
     pub async fn restart(&mut self) {
         self.kill().await;
-        self.spawn().await;
+        let running = self.launch.clone().start().await;
+        self.addr = running.addr.clone();
+        self.voice = running.voice.clone();
+        self.log = running.log.clone();
+        self.running = Some(running);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -180,9 +136,15 @@ impl Server {
         User { id: id(&u["id"]), name: name.to_string(), token: l["token"].as_str().unwrap().to_string() }
     }
 
+    /// The text of /metrics.
+    pub async fn metrics(&self) -> String {
+        let r = crate::support::http::client().get(self.url("/metrics")).send().await.expect("GET /metrics");
+        r.text().await.expect("/metrics body")
+    }
+
     /// Read a metric value from /metrics.
     pub async fn metric(&self, name: &str) -> f64 {
-        let body = reqwest::get(self.url("/metrics")).await.unwrap().text().await.unwrap();
+        let body = self.metrics().await;
         body.lines()
             .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
             .and_then(|l| l.rsplit(' ').next())
@@ -192,7 +154,7 @@ impl Server {
 
     /// The sum of a labelled metric over all its label sets.
     pub async fn metric_sum(&self, name: &str) -> f64 {
-        let body = reqwest::get(self.url("/metrics")).await.unwrap().text().await.unwrap();
+        let body = self.metrics().await;
         body.lines()
             .filter(|l| l.starts_with(name) && l[name.len()..].starts_with('{'))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
@@ -217,25 +179,10 @@ pub fn id(v: &Value) -> u64 {
     }
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(WAIT).build().unwrap()
-}
-
 /// A REST request with an optional bearer token and JSON body; returns status and JSON body (Null if empty).
 pub async fn req(s: &Server, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut r = client().request(m, s.api(path));
-    if let Some(t) = token {
-        r = r.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let resp = r.send().await.expect("request");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-    (status, v)
+    let r = crate::support::Http::new(s.api("")).call(method, path, token, body.as_ref()).await;
+    (r.status, r.body)
 }
 
 impl User {

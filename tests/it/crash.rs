@@ -10,6 +10,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -21,20 +23,6 @@ const KILLS: usize = 20;
 const SENDERS: usize = 8;
 /// Gateway sends in flight per connection.
 const GW_WINDOW: usize = 4;
-
-/// A small seeded generator (xorshift64) for the kill delays.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-}
 
 /// What one sender did in one round.
 #[derive(Default, Debug)]
@@ -178,7 +166,7 @@ async fn full_history(s: &Server, user: &User, channel: u64) -> Vec<(u64, String
 async fn kill_nine_loop() {
     let started = Instant::now();
     let seed = std::env::var("HEARTH_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5EED_C0FF_EE15_u64);
-    let mut rng = XorShift(seed.max(1));
+    let mut rng = SmallRng::seed_from_u64(seed);
 
     // Thousands of sends a second from four users: no rate limit may refuse one.
     let mut s = Server::start_with(&["--rate-limit-scale", "100000"]).await;
@@ -216,7 +204,7 @@ async fn kill_nine_loop() {
                 (gw, h)
             })
             .collect();
-        let delay = 50 + rng.next() % 351;
+        let delay = rng.gen_range(50..=400);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         s.kill().await;
 

@@ -175,8 +175,10 @@ async fn graceful_shutdown_tells_clients_and_keeps_every_acknowledged_write() {
     let (mut b, _) = Gw::identify(&s, &bob, Enc::Json).await;
     // A steady writer: records what was acknowledged before the server went away.
     let (api, token) = (s.api(""), alice.token.clone());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = count.clone();
     let writer = tokio::spawn(async move {
-        let client = reqwest::Client::new();
+        let client = crate::support::http::client();
         let mut acked = Vec::new();
         for i in 0..100_000 {
             let r = client
@@ -186,13 +188,17 @@ async fn graceful_shutdown_tells_clients_and_keeps_every_acknowledged_write() {
                 .send()
                 .await;
             match r {
-                Ok(r) if r.status() == 201 => acked.push(format!("w{i}")),
+                Ok(r) if r.status() == 201 => {
+                    acked.push(format!("w{i}"));
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 _ => break, // the server is gone
             }
         }
         acked
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Writes in flight when SIGTERM arrives: the writer is under way.
+    eventually(WAIT, "the writer under way", || count.load(std::sync::atomic::Ordering::Relaxed) >= 10).await;
     let mut seen = Vec::new();
     let stopping = Instant::now();
     let code = tokio::spawn(async move { s.terminate().await.map(|c| (c, s)) });

@@ -483,11 +483,11 @@ async fn metric_until(s: &Server, name: &str, within: Duration, ok: impl Fn(f64)
         if ok(v) || tokio::time::Instant::now() >= deadline {
             return v;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(crate::support::poll::POLL_EVERY).await;
     }
 }
 
-// needs --actor-idle-secs (src/config.rs `actor_idle_secs`)
+// needs --actor-idle-secs (src/config/mod.rs `actor_idle_secs`)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_actors_stop_and_restart_on_demand() {
     let s = Server::start_with(&["--actor-idle-secs", "1"]).await;
@@ -518,7 +518,12 @@ async fn idle_actors_stop_and_restart_on_demand() {
     // still delivers to him.
     let (mut b, ready) = Gw::identify(&s, &bob, Enc::Json).await;
     assert_eq!(id(&ready["guilds"][0]["guild"]["id"]), gid);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The channel actor idles out first; a guild without sessions would stop
+    // one idle period (1 s) after its last channel actor. Watching for that
+    // long (plus two 100 ms idle checks) is the shortest proof that it does not.
+    let ch = metric_until(&s, "hearth_channel_actors", Duration::from_secs(8), |v| v == 0.0).await;
+    assert_eq!(ch, 0.0, "the idle channel actor did not stop");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     assert!(s.metric("hearth_guild_actors").await >= 1.0, "a guild with a live session stopped");
     let m = alice.say(&s, general, "three").await;
     let got = b.dispatch("MESSAGE_CREATE").await;

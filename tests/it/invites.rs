@@ -117,6 +117,7 @@ async fn single_use_and_short_lived_invites_run_out() {
     assert_eq!((st, code(&e)), (404, Some("unknown_guild")), "{e}");
 
     // One second: usable at once, gone after it.
+    let started = std::time::Instant::now();
     let (st, inv) = alice.post(&s, &format!("/channels/{general}/invites"), json!({"max_age_secs": 1})).await;
     assert_eq!(st, 201, "{inv}");
     assert_eq!(inv["expires_at"].as_u64().unwrap() - inv["created_at"].as_u64().unwrap(), 1000);
@@ -124,8 +125,14 @@ async fn single_use_and_short_lived_invites_run_out() {
     let (st, _) = dave.get(&s, &format!("/invites/{short}")).await;
     assert_eq!(st, 200);
     carol.join(&s, &short).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (st, e) = dave.get(&s, &format!("/invites/{short}")).await;
+    // Gone once its second is up: poll for the refusal rather than sleep past it.
+    let gone = eventually_async(WAIT, "the invite expiring", || async {
+        let (st, e) = dave.get(&s, &format!("/invites/{short}")).await;
+        (st != 200).then_some((st, e))
+    })
+    .await;
+    assert!(started.elapsed() >= Duration::from_millis(900), "expired early: {:?}", started.elapsed());
+    let (st, e) = gone;
     assert_eq!((st, code(&e)), (404, Some("unknown_invite")), "{e}");
     let (st, e) = dave.post(&s, &format!("/invites/{short}"), json!({})).await;
     assert_eq!((st, code(&e)), (404, Some("unknown_invite")), "{e}");

@@ -3,15 +3,12 @@
 //! JSON format writes one parseable object per line.
 
 use crate::common::*;
-
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use crate::support::{Http, Launch, Running};
 
 use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use sha2::Digest;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 const PASSWORD: &str = "correct horse battery staple 42";
@@ -22,57 +19,33 @@ const WRONG_PASSWORD: &str = "incorrect donkey battery staple 43";
 // ---------------------------------------------------------------------------
 
 /// The harness sets RUST_LOG=info, which wins over `--log-level`; this story
-/// needs debug lines too, so it starts the binary itself with RUST_LOG unset.
+/// needs debug lines too, so its servers run with RUST_LOG unset.
 struct LogServer {
     addr: String,
-    child: tokio::process::Child,
-    log: Arc<Mutex<Vec<String>>>,
-    reader: tokio::task::JoinHandle<()>,
-    _tmp: tempfile::TempDir,
+    server: Running,
+    http: Http,
 }
 
 impl LogServer {
     async fn start(extra: &[&str]) -> LogServer {
-        let tmp = tempfile::tempdir().unwrap();
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--voice-bind", "127.0.0.1:0", "--workers", "2", "--data"])
-            .arg(tmp.path().join("data"))
-            .args(["--argon2-memory-kib", "256", "--argon2-iterations", "1"])
+        let server = Launch::serve()
+            .args(["--workers", "2", "--argon2-memory-kib", "256", "--argon2-iterations", "1"])
             .args(["--heartbeat-interval-ms", "600000", "--rate-limit-scale", "1000"])
             .args(extra)
             .env_remove("RUST_LOG")
-            .env_remove("HEARTH_LOG")
-            .env_remove("HEARTH_LOG_FORMAT")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn hearth");
-        let addr = crate::listen::wait_listening(&mut child, WAIT).await;
-        let log: Arc<Mutex<Vec<String>>> = Default::default();
-        let sink = log.clone();
-        let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
-        let reader = tokio::spawn(async move {
-            while let Ok(Some(l)) = err.next_line().await {
-                sink.lock().unwrap().push(l);
-            }
-        });
-        LogServer { addr, child, log, reader, _tmp: tmp }
+            .start()
+            .await;
+        LogServer { addr: server.addr.clone(), http: Http::new(server.api("")), server }
     }
 
     /// SIGTERM, wait for the exit and for the last log line; returns the log.
-    async fn stop(mut self) -> Vec<String> {
-        let pid = self.child.id().expect("running") as i32;
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let status = tokio::time::timeout(WAIT, self.child.wait()).await.expect("exit in time").unwrap();
-        assert!(status.success(), "server exited with {status}");
-        tokio::time::timeout(WAIT, &mut self.reader).await.expect("stderr closed").unwrap();
-        self.log.lock().unwrap().clone()
+    async fn stop(self) -> Vec<String> {
+        self.server.stop().await
     }
 
-    /// A REST call over plain HTTP/1.1 (no client library, so nothing but
-    /// what is written here is sent): status, the response's X-Request-Id and
-    /// the JSON body (Null if empty).
+    /// A REST call: status, the response's X-Request-Id and the JSON body
+    /// (Null if empty). The client sends no header of its own beyond HTTP's
+    /// (no User-Agent), so every header a log line could show is set here.
     async fn call(
         &self,
         method: &str,
@@ -81,32 +54,21 @@ impl LogServer {
         body: Option<Value>,
         request_id: Option<&str>,
     ) -> (u16, String, Value) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut head = format!("{method} /api/v1{path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        let mut r = self.http.request(method, path);
         if let Some(t) = token {
-            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+            r = r.bearer_auth(t);
         }
         if let Some(id) = request_id {
-            head.push_str(&format!("X-Request-Id: {id}\r\n"));
+            r = r.header("x-request-id", id);
         }
-        head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len()));
-        let mut sock = tokio::net::TcpStream::connect(&self.addr).await.expect("connect");
-        sock.write_all(format!("{head}{body}").as_bytes()).await.unwrap();
-        let mut raw = Vec::new();
-        tokio::time::timeout(WAIT, sock.read_to_end(&mut raw)).await.expect("response in time").unwrap();
-        let raw = String::from_utf8(raw).expect("UTF-8 response");
-        let (head, body) = raw.split_once("\r\n\r\n").expect("a response head");
-        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
-        let header = |name: &str| {
-            head.lines().skip(1).find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-            })
-        };
-        assert!(header("transfer-encoding").is_none(), "{method} {path}: chunked response");
-        let rid = header("x-request-id").unwrap_or_else(|| panic!("{method} {path}: no X-Request-Id"));
-        (status, rid, serde_json::from_str(body).unwrap_or(Value::Null))
+        if let Some(b) = &body {
+            r = r.json(b);
+        }
+        let reply = crate::support::http::send(r).await;
+        assert!(reply.header("transfer-encoding").is_none(), "{method} {path}: chunked response");
+        let rid =
+            reply.header("x-request-id").unwrap_or_else(|| panic!("{method} {path}: no X-Request-Id")).to_string();
+        (reply.status, rid, reply.body)
     }
 }
 

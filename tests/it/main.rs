@@ -1,7 +1,7 @@
 //! Integration stories: each starts the real server and uses real clients.
 
-#[path = "../support/listen.rs"]
-mod listen;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod common;
 

@@ -68,7 +68,7 @@ async fn a_login_flood_cannot_exhaust_memory_through_password_hashing() {
     // Sample the server's memory while the flood runs.
     let peak = Arc::new(AtomicU64::new(base));
     let done = Arc::new(AtomicBool::new(false));
-    let pid_status = format!("/proc/{}/status", s.pid());
+    let pid_status = format!("/proc/{}/status", s.pid().expect("server running"));
     let sampler = {
         let (peak, done) = (peak.clone(), done.clone());
         tokio::spawn(async move {

@@ -52,12 +52,9 @@ async fn a_database_from_a_newer_version_is_refused_untouched() {
         }
         txn.commit().unwrap();
     }
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--voice-bind", "127.0.0.1:0", "--data"])
-        .arg(dir.path())
-        .output()
-        .await
-        .unwrap();
+    let data = dir.path().to_str().expect("utf-8 temp path");
+    let args = ["serve", "--bind", "127.0.0.1:0", "--voice-bind", "127.0.0.1:0", "--data", data];
+    let out = crate::support::run_hearth(&args, &[]).await;
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("schema version 99"), "{err}");

@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 use crate::common::*;
-use crate::voice_peer::{eventually, VoiceUser};
+use crate::voice_peer::VoiceUser;
 
 /// Time for ICE + DTLS + first packets on a loaded CI machine.
 const CONNECT: Duration = Duration::from_secs(20);
@@ -53,12 +55,33 @@ async fn hears(listener: &VoiceUser, from: u64, base: u64, n: u64) {
     eventually(CONNECT, &what, || listener.peer.heard_from(from) >= base + n).await;
 }
 
-/// Whether `listener` hears nothing more from `from` over a quiet period.
-async fn silent(listener: &VoiceUser, from: u64) -> bool {
-    // Packets in flight when the change took effect may still arrive.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+/// Packets a speaker sends (at 50 a second) while a listener must hear none of them.
+const SILENCE_PACKETS: u64 = 10;
+
+/// Whether `listener` hears nothing more from `speaker` while the speaker
+/// sends [`SILENCE_PACKETS`] packets.
+async fn silent(listener: &VoiceUser, speaker: &VoiceUser) -> bool {
+    let from = speaker.user_id;
+    // Packets forwarded before the change took effect may still be arriving:
+    // settled once 100 ms (five packet intervals) bring none.
+    let settle_by = tokio::time::Instant::now() + WAIT;
+    loop {
+        let before = listener.peer.heard_from(from);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if listener.peer.heard_from(from) == before || tokio::time::Instant::now() > settle_by {
+            break;
+        }
+    }
     let before = listener.peer.heard_from(from);
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The speaker's own count says when enough was sent; one whose connection
+    // is already gone sends nothing, and is given a second like any other.
+    let sent = || speaker.peer.heard.lock().unwrap().sent;
+    let base = sent();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        eventually(WAIT, "packets sent", || sent() >= base + SILENCE_PACKETS),
+    )
+    .await;
     listener.peer.heard_from(from) == before
 }
 
@@ -141,7 +164,7 @@ async fn mute_and_deafen_stop_forwarding() {
     // Self mute: Bob's audio stops reaching Amy; Bob still hears Amy.
     ub.voice_state(&g, v.clone(), true, false);
     ua.until(WAIT, "bob muted", |_| state_of(&ua, b.id).is_some_and(|s| s["self_mute"] == true)).await;
-    assert!(silent(&ua, b.id).await, "a self-muted participant was forwarded");
+    assert!(silent(&ua, &ub).await, "a self-muted participant was forwarded");
     hears(&ub, a.id, ub.peer.heard_from(a.id), 10).await;
 
     // Self deafen: nothing reaches Amy, while her audio still reaches Bob.
@@ -149,7 +172,7 @@ async fn mute_and_deafen_stop_forwarding() {
     hears(&ua, b.id, ua.peer.heard_from(b.id), 10).await;
     ua.voice_state(&g, v.clone(), false, true);
     ub.until(WAIT, "amy deafened", |_| state_of(&ub, a.id).is_some_and(|s| s["self_deaf"] == true)).await;
-    assert!(silent(&ua, b.id).await, "a deafened participant still received audio");
+    assert!(silent(&ua, &ub).await, "a deafened participant still received audio");
     hears(&ub, a.id, ub.peer.heard_from(a.id), 10).await;
     ua.voice_state(&g, v.clone(), false, false);
     hears(&ua, b.id, ua.peer.heard_from(b.id), 10).await;
@@ -159,10 +182,10 @@ async fn mute_and_deafen_stop_forwarding() {
     assert_eq!(st, 200, "{m}");
     assert_eq!(m["mute"], true);
     ua.until(WAIT, "bob server-muted", |_| state_of(&ua, b.id).is_some_and(|s| s["mute"] == true)).await;
-    assert!(silent(&ua, b.id).await, "a server-muted participant was forwarded");
+    assert!(silent(&ua, &ub).await, "a server-muted participant was forwarded");
     // Bob cannot unmute himself by toggling self mute.
     ub.voice_state(&g, v.clone(), false, false);
-    assert!(silent(&ua, b.id).await, "self-unmute lifted a server mute");
+    assert!(silent(&ua, &ub).await, "self-unmute lifted a server mute");
     // Bob may not server-mute Amy (no mute_members).
     let (st, e) = b.patch(&s, &format!("/guilds/{gid}/members/{}", a.id), json!({"mute": true})).await;
     assert_eq!((st, e["code"].as_str()), (403, Some("missing_permissions")), "{e}");
@@ -170,7 +193,7 @@ async fn mute_and_deafen_stop_forwarding() {
     a.patch(&s, &format!("/guilds/{gid}/members/{}", b.id), json!({"mute": false})).await;
     hears(&ua, b.id, ua.peer.heard_from(b.id), 10).await;
     a.patch(&s, &format!("/guilds/{gid}/members/{}", a.id), json!({"deaf": true})).await;
-    assert!(silent(&ua, b.id).await, "a server-deafened participant still received audio");
+    assert!(silent(&ua, &ub).await, "a server-deafened participant still received audio");
     hears(&ub, a.id, ub.peer.heard_from(a.id), 10).await;
     assert!(!s.logged_panic());
 }
@@ -203,7 +226,7 @@ async fn leaving_closing_the_gateway_and_vanishing_clean_up() {
             .is_some_and(|(_, o)| o["streams"].as_array().unwrap().iter().all(|st| id(&st["user_id"]) != b.id))
     })
     .await;
-    assert!(silent(&ua, b.id).await);
+    assert!(silent(&ua, &ub).await);
 
     // Closing the gateway ends the session and its voice connection.
     uc.close_gateway();
@@ -242,13 +265,10 @@ async fn garbage_on_the_voice_port_changes_nothing() {
     let port: std::net::SocketAddr = s.voice.as_deref().expect("voice on").parse().unwrap();
     let junk = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let (before_a, before_b) = (ua.peer.heard_from(b.id), ub.peer.heard_from(a.id));
-    let mut seed = 0x9E37_79B9_u64;
+    let mut rng = SmallRng::seed_from_u64(0x9E37_79B9);
     for i in 0..20_000u32 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let len = 1 + (seed % 1500) as usize;
-        let mut d: Vec<u8> = (0..len).map(|k| (seed >> (k % 56)) as u8).collect();
+        let mut d = vec![0u8; rng.gen_range(1..=1500)];
+        rng.fill(&mut d[..]);
         match i % 5 {
             0 => d[0] = 0,                                                           // STUN-looking
             1 => d[0] = 22,                                                          // DTLS-looking
@@ -299,7 +319,7 @@ async fn permissions_and_limits() {
     ub.until(WAIT, "jo suppressed", |_| state_of(&ub, b.id).is_some_and(|s| s["suppress"] == true)).await;
     connect_and_talk(&[&ua, &ub]).await;
     hears(&ub, a.id, 0, 10).await; // the owner has every permission
-    assert!(silent(&ua, b.id).await, "a participant without speak was forwarded");
+    assert!(silent(&ua, &ub).await, "a participant without speak was forwarded");
 
     // The room holds two: Kai is refused.
     uc.voice_state(&g, v.clone(), false, false);
@@ -358,7 +378,7 @@ async fn switching_channels_and_guilds_moves_the_user() {
         .map(|(_, d)| d["channel_id"].clone())
         .collect();
     assert!(ned_states.iter().all(|c| !c.is_null()), "a move announced a gap: {ned_states:?}");
-    assert!(silent(&ua, b.id).await, "Mo still hears Ned from another channel");
+    assert!(silent(&ua, &ub).await, "Mo still hears Ned from another channel");
     // Oz joins Raid: Ned (on his fresh connection) and Oz hear each other; Mo hears neither.
     uc.voice_state(&g, json!(voice2.to_string()), false, false);
     connect_and_talk(&[&uc]).await;
@@ -383,6 +403,6 @@ async fn switching_channels_and_guilds_moves_the_user() {
         })
     })
     .await;
-    assert!(silent(&uc, b.id).await);
+    assert!(silent(&uc, &ub).await);
     assert!(!s.logged_panic());
 }

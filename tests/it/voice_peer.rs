@@ -321,12 +321,3 @@ impl VoiceUser {
         }
     }
 }
-
-/// Wait until `f` is true, polling, up to `wait`.
-pub async fn eventually(wait: Duration, what: &str, f: impl Fn() -> bool) {
-    let end = Instant::now() + wait;
-    while !f() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}

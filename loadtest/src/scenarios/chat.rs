@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::{check_fds, drain, fill_counts, specs, Fleet};
-use crate::cli::Common;
+use crate::options::Common;
 use crate::procstat::{self, Mark};
 use crate::report::Report;
 use crate::setup::{self, GuildPlan, Layout};

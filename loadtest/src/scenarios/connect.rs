@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{check_fds, fill_counts, specs, Fleet};
-use crate::cli::{Common, Target};
+use crate::options::{Common, Target};
 use crate::procstat::{self, Mark};
 use crate::report::Report;
 use crate::setup::{self, GuildPlan, Layout};

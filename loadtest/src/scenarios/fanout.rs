@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::{check_fds, drain, fill_counts, pace, specs, Fleet, Load};
-use crate::cli::{Common, Target};
+use crate::options::{Common, Target};
 use crate::procstat::{self, Mark};
 use crate::report::Report;
 use crate::setup::{self, GuildPlan, Layout};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{check_fds, fill_counts, specs, Fleet};
-use crate::cli::Common;
+use crate::options::Common;
 use crate::procstat::{self, Mark};
 use crate::report::Report;
 use crate::stats::Shared;

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::cli::{Cli, Common, Target};
+use crate::options::{Common, Target};
 use crate::report::Report;
 use crate::stats::Shared;
 use crate::targets::{self, Cmd, Spec, Wiring};
@@ -48,27 +48,27 @@ pub enum Scenario {
 }
 
 /// Run the chosen scenario.
-pub async fn run(cli: &Cli, nofile: u64) -> anyhow::Result<Report> {
-    crate::net::ensure_loopback(cli.common.addr)?;
+pub async fn run(common: &Common, scenario: &Scenario, nofile: u64) -> anyhow::Result<Report> {
+    crate::net::ensure_loopback(common.addr)?;
     let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let mut r = match &cli.scenario {
-        Scenario::Fanout(a) => fanout::run(&cli.common, a, nofile).await?,
+    let mut r = match scenario {
+        Scenario::Fanout(a) => fanout::run(common, a, nofile).await?,
         Scenario::Chat(a) => {
-            only_hearth(&cli.common, "chat")?;
-            chat::run(&cli.common, a, nofile).await?
+            only_hearth(common, "chat")?;
+            chat::run(common, a, nofile).await?
         }
-        Scenario::Connect(a) => connect::run(&cli.common, a, nofile).await?,
-        Scenario::Idle(a) => idle::run(&cli.common, a, nofile).await?,
-        Scenario::Ramp(a) => ramp::run(&cli.common, a, nofile).await?,
+        Scenario::Connect(a) => connect::run(common, a, nofile).await?,
+        Scenario::Idle(a) => idle::run(common, a, nofile).await?,
+        Scenario::Ramp(a) => ramp::run(common, a, nofile).await?,
         Scenario::Voice(a) => {
-            only_hearth(&cli.common, "voice")?;
-            voice::run(&cli.common, a, nofile).await?
+            only_hearth(common, "voice")?;
+            voice::run(common, a, nofile).await?
         }
-        Scenario::Compare(a) => return compare::run(cli.common.svg.as_ref(), a),
+        Scenario::Compare(a) => return compare::run(common.svg.as_ref(), a),
     };
     r.started_unix = started;
-    r.target = format!("{:?}", cli.common.target).to_lowercase();
-    r.check_generator(cli.common.threads);
+    r.target = format!("{:?}", common.target).to_lowercase();
+    r.check_generator(common.threads);
     r.check_contention();
     Ok(r)
 }

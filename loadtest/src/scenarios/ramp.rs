@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::{fill_counts, pace, Load};
-use crate::cli::Common;
+use crate::options::Common;
 use crate::procstat::{self, Mark};
 use crate::report::{Report, Step};
 use crate::stats::Shared;

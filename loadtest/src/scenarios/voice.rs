@@ -34,7 +34,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::cli::Common;
+use crate::options::Common;
 use crate::procstat::{self, Mark};
 use crate::report::{Deliveries, Report};
 use crate::setup::{self, GuildPlan, Layout};

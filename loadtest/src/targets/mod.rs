@@ -12,12 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use rand::rngs::SmallRng;
+use rand::{Rng as _, SeedableRng};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::WebSocketStream;
 
-use crate::cli::Target;
+use crate::options::Target;
 use crate::stats::Shared;
 
 /// Longest a client waits for the server during its handshake.
@@ -119,24 +121,20 @@ pub fn connect_failed(shared: &Shared, e: &anyhow::Error) {
 }
 
 /// A small deterministic per-client random source (heartbeat jitter, picks).
-pub struct Rng(u64);
+pub struct Rng(SmallRng);
 
 impl Rng {
     /// Seeded from a client number.
     pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        Rng(SmallRng::seed_from_u64(seed))
     }
 
-    /// Next value (xorshift64*).
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in `0..n` (n > 0).
+    /// Uniform in `0..n` (0 when n is 0).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
+        if n == 0 {
+            0
+        } else {
+            self.0.gen_range(0..n)
+        }
     }
 }

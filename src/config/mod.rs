@@ -1,6 +1,8 @@
 //! Configuration: built-in defaults, overridden by the TOML file given with
 //! `--config` ([`file`]), overridden by HEARTH_* environment variables,
-//! overridden by command-line flags (clap handles the last two).
+//! overridden by command-line flags (clap handles the last two). [`render`]
+//! writes settings back out as TOML; the `hearth config` command that prints
+//! them lives with the other subcommands in the binary (src/cli/config.rs).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,11 +19,10 @@ use crate::protocol::limits::{
 
 pub mod cidr;
 mod file;
+mod render;
 
-pub use file::{
-    default_file, parse_file, run_command, settings, ConfigCommand, ConfigError, Effective, Origin, Setting,
-    EXIT_BAD_CONFIG,
-};
+pub use file::{parse_file, settings, ConfigError, Effective, Origin, Setting, EXIT_BAD_CONFIG};
+pub use render::default_file;
 
 /// Settings of `hearth serve`. Each field is a flag, a HEARTH_* variable and
 /// a key of the configuration file of the same name (so its type must be
