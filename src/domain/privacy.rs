@@ -202,7 +202,9 @@ mod tests {
     fn strangers_without_a_shared_guild_cannot_dm_or_group() {
         let s = PrivacySettings::default();
         assert_eq!(may_open_dm(&contact(STRANGERS, &[], &s)), Err(DmRefusal::NotAllowed));
-        assert_eq!(may_add_to_group(&contact(STRANGERS, &[], &s)), Err(DmRefusal::NotAllowed));
+        assert_eq!(may_add_to_group(&contact(STRANGERS, &[], &s)), Err(DmRefusal::FriendsOnly), "the default");
+        let open = PrivacySettings { group_dms_friends_only: false, ..PrivacySettings::default() };
+        assert_eq!(may_add_to_group(&contact(STRANGERS, &[], &open)), Err(DmRefusal::NotAllowed));
         // A pending request is not friendship.
         let pending = Pair { mine: Some(Outgoing), theirs: Some(Incoming) };
         assert_eq!(may_open_dm(&contact(pending, &[], &s)), Err(DmRefusal::NotAllowed));
@@ -263,7 +265,11 @@ mod tests {
         let ok =
             SettingsPatch { allow_guild_dms: Some(false), guild_dm_overrides: Some(vec![o(1)]), ..Default::default() };
         let next = apply(&cur, ok, &[Id(1)]).unwrap();
-        assert!(!next.allow_guild_dms && !next.allows_dms_from(Id(1)) && !next.group_dms_friends_only);
+        assert!(
+            !next.allow_guild_dms
+                && !next.allows_dms_from(Id(1))
+                && next.group_dms_friends_only == cur.group_dms_friends_only
+        );
         let null: Result<SettingsPatch, _> = serde_json::from_str(r#"{"allow_guild_dms": null}"#);
         assert!(null.is_err(), "null is not a value");
     }

@@ -83,8 +83,9 @@ pub struct PrivacySettings {
     /// Per-guild exceptions to `allow_guild_dms`.
     #[serde(default)]
     pub guild_dm_overrides: Vec<GuildDmOverride>,
-    /// Whether only friends may add the user to group DMs.
-    #[serde(default)]
+    /// Whether only friends may add the user to group DMs (on by default,
+    /// as in Discord: being in the same server is not enough).
+    #[serde(default = "yes")]
     pub group_dms_friends_only: bool,
 }
 
@@ -94,7 +95,7 @@ fn yes() -> bool {
 
 impl Default for PrivacySettings {
     fn default() -> Self {
-        PrivacySettings { allow_guild_dms: true, guild_dm_overrides: Vec::new(), group_dms_friends_only: false }
+        PrivacySettings { allow_guild_dms: true, guild_dm_overrides: Vec::new(), group_dms_friends_only: true }
     }
 }
 

@@ -713,7 +713,8 @@ fn check_nesting(layers: &[Layer]) -> Result<(), String> {
 
 #[test]
 fn deep_nesting_is_refused_without_overflowing_a_small_stack() {
-    let started = Instant::now();
+    // No wall-clock bound here: on a shared machine it fails by load, not by
+    // code. Decoding cost per nesting level is measured by benches/hot_path.rs.
     on_small_stack(|| {
         let mut depths: Vec<usize> = vec![0, 1, 2, 8, 16, 100, 1000, 10_000, 100_000];
         for limit in [MSGPACK_DEEPEST, MAX_DECODE_DEPTH, JSON_DEPTH_LIMIT] {
@@ -730,7 +731,6 @@ fn deep_nesting_is_refused_without_overflowing_a_small_stack() {
             }
         }
     });
-    assert!(started.elapsed() < Duration::from_secs(5), "deep nesting took {:?}", started.elapsed());
 }
 
 proptest! {
@@ -777,7 +777,9 @@ fn refused_cheaply(bytes: &[u8]) -> Result<(), String> {
     if out != REJECTED {
         return Err(format!("accepted {out:?}: {bytes:02x?}"));
     }
-    if took > Duration::from_secs(1) {
+    // Generous: catches decoding that walks or fills a 4 GiB declared length
+    // (seconds to minutes), not load on a shared machine.
+    if took > Duration::from_secs(5) {
         return Err(format!("took {took:?}: {bytes:02x?}"));
     }
     Ok(())
@@ -808,7 +810,7 @@ fn huge_declared_lengths_are_refused_quickly_without_allocating() {
         cases += 2;
     }
     assert_eq!(cases, LENGTH_HEADERS.len() * (SPOTS.len() * 3 + 2));
-    assert!(started.elapsed() < Duration::from_secs(1), "{cases} huge headers took {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(30), "{cases} huge headers took {:?}", started.elapsed());
 }
 
 proptest! {

@@ -19,13 +19,23 @@ fn ids(v: &Value) -> Vec<u64> {
         .collect()
 }
 
-/// Put users in one guild (the first creates it): by default, guild members
-/// may DM each other and add each other to group DMs.
+/// Put users in one guild (the first creates it) and make them all friends:
+/// guild members may DM each other, and friends may add each other to group DMs.
 async fn neighbours(s: &Server, users: &[&User]) {
     let (_, general) = users[0].guild(s, "Neighbourhood").await;
     let code = users[0].invite(s, general, json!({})).await;
     for u in &users[1..] {
         u.join(s, &code).await;
+    }
+    for (i, a) in users.iter().enumerate() {
+        for b in &users[i + 1..] {
+            let (st, r) = a.put(s, &format!("/users/@me/relationships/{}", b.id), json!({"type": "friend"})).await;
+            assert_eq!(st, 200, "{r}");
+            let (st, r) = b
+                .put(s, &format!("/users/@me/relationships/{}", a.id), json!({"type": "friend", "accept": true}))
+                .await;
+            assert_eq!(st, 200, "{r}");
+        }
     }
 }
 

@@ -65,7 +65,7 @@ async fn a_friend_request_is_sent_accepted_and_removed_with_events_in_both_encod
     assert_eq!(ready["relationships"], json!([]));
     assert_eq!(
         ready["settings"],
-        json!({"allow_guild_dms": true, "guild_dm_overrides": [], "group_dms_friends_only": false})
+        json!({"allow_guild_dms": true, "guild_dm_overrides": [], "group_dms_friends_only": true})
     );
     let (mut b, _) = Gw::identify(&s, &bob, Enc::MsgPack).await;
 
@@ -160,6 +160,7 @@ async fn a_block_stops_dms_messages_group_adds_and_friend_requests() {
     let (st, dm) = open_dm(&s, &alice, &bob).await;
     assert_eq!(st, 201, "{dm}");
     let dm = id(&dm["id"]);
+    befriend(&s, &carol, &alice).await;
     let (st, group) = open_group(&s, &carol, &[&alice]).await;
     assert_eq!(st, 201, "{group}");
     let group = id(&group["id"]);
@@ -174,7 +175,8 @@ async fn a_block_stops_dms_messages_group_adds_and_friend_requests() {
     let ev = a.dispatch("RELATIONSHIP_REMOVE").await;
     assert_eq!((id(&ev["id"]), &ev["type"]), (bob.id, &json!("friend")));
     let (_, list) = alice.get(&s, "/users/@me/relationships").await;
-    assert_eq!(list, json!([]), "a block is not shown to the blocked");
+    let shown: Vec<u64> = list.as_array().unwrap().iter().map(|r| id(&r["id"])).collect();
+    assert_eq!(shown, vec![carol.id], "a block is not shown to the blocked: {list}");
 
     // Alice can no longer reach Bob: not the existing DM, not over REST or the gateway.
     let (st, e) = open_dm(&s, &alice, &bob).await;
@@ -265,18 +267,23 @@ async fn privacy_settings_decide_who_may_dm_and_who_may_add_to_group_dms() {
         .patch(
             &s,
             "/users/@me/settings",
-            json!({"guild_dm_overrides": [{"guild_id": g2.to_string(), "allow_dms": true}]}),
+            json!({
+                "guild_dm_overrides": [{"guild_id": g2.to_string(), "allow_dms": true}],
+                "group_dms_friends_only": false,
+            }),
         )
         .await;
     assert_eq!(st, 200);
     let (st, e) = open_group(&s, &dave, &[&bob]).await;
     assert_eq!(st, 201, "{e}");
 
-    // Group DMs only from friends: Dave (a guild member) may no longer add Bob; Carol (a friend) may.
+    // Group DMs only from friends (the default, turned back on): Dave (a guild
+    // member) may no longer add Bob; Carol (a friend) may.
     let (st, set) = bob.patch(&s, "/users/@me/settings", json!({"group_dms_friends_only": true})).await;
     assert_eq!((st, &set["group_dms_friends_only"]), (200, &json!(true)), "{set}");
     let (st, e) = open_group(&s, &dave, &[&bob]).await;
     assert_eq!((st, code(&e)), (403, Some("cannot_message_user")), "{e}");
+    befriend(&s, &dave, &carol).await;
     let (st, grp) = open_group(&s, &dave, &[&carol]).await;
     assert_eq!(st, 201);
     let gid = id(&grp["id"]);

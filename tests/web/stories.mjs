@@ -181,6 +181,22 @@ try {
     await seesMessage(alice, 'psst, a secret');
     await send(alice, 'tell me');
     await seesMessage(bob, 'tell me');
+    // Only friends add each other to group DMs (the default): they befriend first.
+    const api = (p, method, path, body) => p.page.evaluate(async ([m, u, b]) => {
+      const token = localStorage.getItem('hearth.token');
+      const r = await fetch(`/api/v1${u}`, {
+        method: m, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(b),
+      });
+      if (!r.ok) throw new Error(`${u}: ${r.status} ${await r.text()}`);
+      return r.json();
+    }, [method, path, body]);
+    const me = (p) => p.page.evaluate(async () => {
+      const r = await fetch('/api/v1/users/@me', { headers: { Authorization: `Bearer ${localStorage.getItem('hearth.token')}` } });
+      return (await r.json()).id;
+    });
+    const [aliceId, bobId] = [await me(alice), await me(bob)];
+    await api(alice, 'PUT', `/users/@me/relationships/${bobId}`, { type: 'friend' });
+    await api(bob, 'PUT', `/users/@me/relationships/${aliceId}`, { type: 'friend', accept: true });
     // A named group DM, started from the DM list.
     await alice.page.getByRole('button', { name: 'New group message' }).click();
     await alice.page.getByRole('checkbox', { name: /^bob/ }).check();

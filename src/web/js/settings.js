@@ -318,7 +318,7 @@ function privacyPanel() {
   const status = h('p', { class: 'friends-status', role: 'status' });
   const error = errorBox();
   const draw = () => {
-    const s = state.settings || { allow_guild_dms: true, guild_dm_overrides: [], group_dms_friends_only: false };
+    const s = state.settings || { allow_guild_dms: true, guild_dm_overrides: [], group_dms_friends_only: true };
     const allows = (gid) => s.guild_dm_overrides.find((o) => o.guild_id === gid)?.allow_dms ?? s.allow_guild_dms;
     const save = async (patch, input) => {
       status.textContent = '';
