@@ -13,7 +13,7 @@ use crate::domain::effects::recipient_diff;
 use crate::domain::{Change, Effect, Effects};
 use crate::errors::AppError;
 use crate::model::Id;
-use crate::protocol::events::{event, ChannelDelete};
+use crate::protocol::events::{event, ChannelDelete, Relationship, RelationshipRemove};
 
 /// Deliver every effect, in order. Answers once guild actors have applied
 /// their changes, so the change is in force for live sessions when a REST
@@ -49,6 +49,22 @@ pub async fn deliver(core: &Arc<Core>, effects: Effects) -> Result<(), AppError>
                 for shared in core.online.kick_tokens(user, only, keep) {
                     super::session::end_session(core, &shared);
                 }
+            }
+            Effect::RelationshipChanged { owner, other, before, after } => {
+                let sessions = core.online.sessions_of(&[owner]);
+                match (before, after) {
+                    (b, Some(kind)) if b != Some(kind) => {
+                        let rel = Relationship { id: other.id, kind, user: other };
+                        dispatch_to(&sessions, event::RELATIONSHIP_ADD, &rel);
+                    }
+                    (Some(kind), None) => {
+                        dispatch_to(&sessions, event::RELATIONSHIP_REMOVE, &RelationshipRemove { id: other.id, kind });
+                    }
+                    _ => {}
+                }
+            }
+            Effect::SettingsUpdated { user, settings } => {
+                dispatch_to(&core.online.sessions_of(&[user]), event::USER_SETTINGS_UPDATE, &settings);
             }
             Effect::UserUpdated(user) => {
                 dispatch_to(&core.online.sessions(user.id), event::USER_UPDATE, &user);

@@ -2,6 +2,7 @@
 //! these; [`crate::actors::effects`] delivers them after the commit, so no
 //! client ever hears of a change a crash could take back.
 
+use crate::model::relationships::{PrivacySettings, RelationshipKind};
 use crate::model::{Channel, Id, User};
 
 /// What changed in a guild, so that its actor re-reads just that and tells
@@ -58,6 +59,25 @@ pub enum Effect {
         only: Option<Id>,
         /// Every token but this one.
         keep: Option<Id>,
+    },
+    /// `owner`'s row about `other` changed: RELATIONSHIP_ADD (new or changed
+    /// type) or RELATIONSHIP_REMOVE to `owner`'s sessions; nothing if unchanged.
+    RelationshipChanged {
+        /// Whose row.
+        owner: Id,
+        /// The user it is about.
+        other: User,
+        /// The row before.
+        before: Option<RelationshipKind>,
+        /// The row after.
+        after: Option<RelationshipKind>,
+    },
+    /// A user's privacy settings changed: USER_SETTINGS_UPDATE to their sessions.
+    SettingsUpdated {
+        /// Whose.
+        user: Id,
+        /// The new settings.
+        settings: PrivacySettings,
     },
     /// A user's profile changed: USER_UPDATE to their own sessions.
     UserUpdated(User),

@@ -16,6 +16,7 @@
 pub mod access;
 pub mod accounts;
 pub mod channels;
+pub mod contacts;
 pub mod dms;
 pub mod effects;
 pub mod guilds;
