@@ -103,9 +103,10 @@ impl Bench {
                         let answer = c.rtc.sdp_api().accept_offer(sdp).expect("offer accepted");
                         let mid = Mid::from(offer.send_mid.as_str());
                         c.send_mid = Some(mid);
-                        c.pt = c.rtc.writer(mid).and_then(|w| {
-                            w.payload_params().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt())
-                        });
+                        c.pt = c
+                            .rtc
+                            .writer(mid)
+                            .and_then(|w| w.payload_params().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt()));
                         self.room.answer(now, pid, offer.revision, &answer.to_sdp_string()).expect("answer accepted");
                         moved += 1;
                     }

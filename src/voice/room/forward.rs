@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use str0m::media::MediaData;
 
-use super::{Event, Gone, Removal, RouteKey, Room};
+use super::{Event, Gone, Removal, Room, RouteKey};
 use crate::voice::flags::forwards;
 
 impl Room {

@@ -200,9 +200,7 @@ impl Net {
     }
 
     fn all_connected(&self) -> bool {
-        self.clients.iter().filter(|(_, c)| !c.offline).all(|(pid, c)| {
-            c.connected && self.room.is_connected(*pid)
-        })
+        self.clients.iter().filter(|(_, c)| !c.offline).all(|(pid, c)| c.connected && self.room.is_connected(*pid))
     }
 
     /// Move the clock forward by `d`, acting at every deadline on the way.

@@ -76,7 +76,8 @@ fn mute_suppress_and_deafen_stop_forwarding() {
     let frames = |n: &mut Net| n.run_for(FRAME * 5);
     frames(&mut n);
     let open = Flags::default();
-    for silenced in [Flags { self_mute: true, ..open }, Flags { mute: true, ..open }, Flags { suppress: true, ..open }] {
+    for silenced in [Flags { self_mute: true, ..open }, Flags { mute: true, ..open }, Flags { suppress: true, ..open }]
+    {
         n.room.set_flags(1, silenced);
         let (to2, to3, from2, heard_by_1) = (n.heard(2, 1), n.heard(3, 1), n.heard(3, 2), n.heard(1, 2));
         frames(&mut n);
@@ -262,4 +263,3 @@ fn joining_again_replaces_the_connection_and_keeps_the_lines() {
     n.run_for(FRAME * 5);
     assert!(n.heard(1, 2) > 0 && n.heard(2, 1) > 0);
 }
-
