@@ -1,18 +1,15 @@
 //! The SFU's per-packet cost, in process and without sockets: hearth's real
-//! `Participant`s (one str0m `Rtc` each, ICE-lite, as the room actor makes
-//! them) connected to str0m client `Rtc`s by handing datagrams over in
-//! memory. ICE, DTLS and SRTP run for real.
+//! voice `Room` (the sans-IO room the room actor drives, one str0m `Rtc` per
+//! participant, ICE-lite) connected to str0m client `Rtc`s by handing
+//! datagrams over in memory. ICE, DTLS and SRTP run for real.
 //!
 //! One measured packet is what the room actor does for one audio datagram:
-//! `receive` + `drain` of the sender's participant (SRTP decrypt, RTP parse,
-//! the media event), then for every other participant `write_audio` + `drain`
-//! and — as str0m packetizes written media on its next timeout, which the
-//! write makes due at once — `timeout` + `drain` (RTP packetize, SRTP
-//! encrypt, the transmit handed to the send closure): `VoiceRoom::settle`,
-//! `forward` and `on_timer` without the actor, the speaking detector and the
-//! UDP `send_to`, one timer round per packet (the room may cover several
-//! packets with one). The client's SRTP packets are made
-//! before the clock starts.
+//! `Room::handle_datagram` (the sender's `Rtc` decrypts and parses it, the
+//! speaking detector sees its level, and every other participant's `Rtc`
+//! writes, packetizes and encrypts its copy) and draining `Room::poll_output`
+//! down to its next timeout, each transmit handed to a sink instead of
+//! `send_to`. Not included: the UDP reader thread, the actor hop and the
+//! syscalls. The client's SRTP packets are made before the clock starts.
 //!
 //! - `voice/receive`: a room of 2 whose other participant is deaf to it
 //!   (nothing forwarded): the cost of one received packet;
@@ -26,22 +23,13 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::prelude::*;
-use actix_web_actors::ws::WebsocketContext;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use futures_util::stream;
-use hearth::actors::hub::{Hub, SessionRef, WorkerHub};
-use hearth::actors::session::{Session, SessionShared};
-use hearth::config::Config;
-use hearth::core::Core;
-use hearth::model::ids::IdGenerator;
 use hearth::model::Id;
-use hearth::protocol::Encoding;
-use hearth::store::Store;
-use hearth::voice::participant::{Drained, Joiner, Participant};
+use hearth::voice::flags::Flags;
+use hearth::voice::room::{Event as RoomEvent, Joiner, Output as RoomOutput, Room};
 use str0m::change::SdpOffer;
 use str0m::format::Codec;
-use str0m::media::{Frequency, MediaData, MediaTime, Mid, Pt};
+use str0m::media::{Frequency, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
@@ -61,73 +49,71 @@ struct Client {
     seq: u64,
 }
 
-struct Room {
+struct Bench {
+    room: Room,
+    /// Client `i` is participant `i + 1`.
     clients: Vec<Client>,
-    parts: Vec<Participant>,
-    drained: Drained,
-    out: Vec<(SocketAddr, Vec<u8>)>,
 }
 
-/// A gateway session for the participants to hold (never written to here).
-fn session_ref() -> (SystemRunner, SessionRef, tempfile::TempDir) {
-    let sys = System::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = sys.block_on(async {
-        let store = Store::open(dir.path(), Arc::new(IdGenerator::new(0))).expect("store");
-        let core = Core::new(store, Config::default());
-        let hub = WorkerHub { worker: 0, addr: Hub::new(0).start() };
-        let session = Session::new(core, hub.clone(), Encoding::MsgPack, IpAddr::V4(Ipv4Addr::LOCALHOST));
-        let input = stream::pending::<Result<bytes::Bytes, actix_web::error::PayloadError>>();
-        let (addr, _output) = WebsocketContext::create_with_addr(session, input);
-        let shared = SessionShared::new(1, "k".into(), Id(1), Id(1), Encoding::MsgPack, 1 << 20, addr);
-        SessionRef { shared: Arc::new(shared), hub }
-    });
-    (sys, s, dir)
-}
-
-impl Room {
+impl Bench {
     /// `n` participants, all connected (ICE + DTLS) and with answered lines for each other.
-    fn new(n: usize, session: &SessionRef) -> Room {
+    fn new(n: usize) -> Bench {
         let crypto = Arc::new(str0m::crypto::from_feature_flags());
         let now = Instant::now();
-        let mut clients = Vec::new();
-        let mut parts = Vec::new();
+        let mut b = Bench { room: Room::new(SERVER, crypto.clone()), clients: Vec::new() };
         for i in 0..n {
-            let pid = i as u64 + 1;
-            let others: Vec<(u64, Id)> =
-                (0..n).filter(|&j| j != i).map(|j| (j as u64 + 1, Id(j as u64 + 1000))).collect();
-            let who = Joiner { pid, user_id: Id(pid + 999), session: session.clone(), flags: Default::default() };
-            let (mut p, offer) = Participant::new(who, SERVER, crypto.clone(), &others, now).expect("participant");
             let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + i as u8)), 40_000);
             let mut rtc =
                 Rtc::builder().set_crypto_provider(crypto.clone()).clear_codecs().enable_opus(true, false).build(now);
             rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
-            let answer = rtc
-                .sdp_api()
-                .accept_offer(SdpOffer::from_sdp_string(&offer.sdp).expect("offer parses"))
-                .expect("offer accepted");
-            p.accept_answer(offer.revision, &answer.to_sdp_string(), &others, now).expect("answer accepted");
-            let mid = Mid::from(offer.send_mid.as_str());
-            let pt = rtc
-                .writer(mid)
-                .and_then(|w| w.payload_params().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt()));
-            clients.push(Client { rtc, addr, send_mid: Some(mid), pt, connected: false, seq: 0 });
-            parts.push(p);
+            b.clients.push(Client { rtc, addr, send_mid: None, pt: None, connected: false, seq: 0 });
+            let pid = i as u64 + 1;
+            let who = Joiner { pid, user_id: Id(pid + 999), flags: Flags::default() };
+            b.room.join(now, who).expect("join");
+            b.pump(now);
         }
-        let mut room = Room { clients, parts, drained: Drained::default(), out: Vec::new() };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !(room.clients.iter().all(|c| c.connected) && room.parts.iter().all(|p| p.connected)) {
+        while !(b.clients.iter().all(|c| c.connected) && (1..=n as u64).all(|pid| b.room.is_connected(pid))) {
             assert!(Instant::now() < deadline, "room of {n} did not connect");
-            room.pump(Instant::now());
+            b.pump(Instant::now());
             std::thread::sleep(Duration::from_millis(1));
         }
-        room
+        b
     }
 
-    /// Move every pending datagram both ways and feed due timeouts, until quiet.
+    /// Deliver the room's outputs (answering its offers) and move every
+    /// pending datagram both ways, feeding due timeouts, until quiet.
     fn pump(&mut self, now: Instant) {
+        self.room.handle_timeout(now);
         for _ in 0..100 {
             let mut moved = 0;
+            loop {
+                match self.room.poll_output() {
+                    RoomOutput::Transmit(t) => {
+                        if let Some(c) = self.clients.iter_mut().find(|c| c.addr == t.destination) {
+                            if let Ok(r) = Receive::new(Protocol::Udp, SERVER, c.addr, &t.contents) {
+                                let _ = c.rtc.handle_input(Input::Receive(now, r));
+                            }
+                        }
+                        moved += 1;
+                    }
+                    RoomOutput::Event(RoomEvent::Offer { pid, offer }) => {
+                        let c = &mut self.clients[pid as usize - 1];
+                        let sdp = SdpOffer::from_sdp_string(&offer.sdp).expect("offer parses");
+                        let answer = c.rtc.sdp_api().accept_offer(sdp).expect("offer accepted");
+                        let mid = Mid::from(offer.send_mid.as_str());
+                        c.send_mid = Some(mid);
+                        c.pt = c
+                            .rtc
+                            .writer(mid)
+                            .and_then(|w| w.payload_params().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt()));
+                        self.room.answer(now, pid, offer.revision, &answer.to_sdp_string()).expect("answer accepted");
+                        moved += 1;
+                    }
+                    RoomOutput::Event(_) => {}
+                    RoomOutput::Timeout(_) => break,
+                }
+            }
             for (i, c) in self.clients.iter_mut().enumerate() {
                 if c.rtc.handle_input(Input::Timeout(now)).is_err() {
                     continue;
@@ -136,32 +122,12 @@ impl Room {
                     match o {
                         Output::Timeout(_) => break,
                         Output::Transmit(t) => {
-                            let p = &mut self.parts[i];
-                            p.receive(now, c.addr, SERVER, &t.contents);
+                            self.room.handle_datagram(now, i as u64 + 1, c.addr, &t.contents);
                             moved += 1;
                         }
                         Output::Event(Event::Connected) => c.connected = true,
                         Output::Event(_) => {}
                     }
-                }
-            }
-            for p in &mut self.parts {
-                if p.next_timeout <= now {
-                    p.timeout(now);
-                }
-                let out = &mut self.out;
-                let mut send = |to: SocketAddr, b: &[u8]| out.push((to, b.to_vec()));
-                let _ = p.drain(now, &mut send, &mut self.drained);
-                self.drained.media.clear();
-                self.drained.learned.clear();
-                self.drained.forgotten.clear();
-            }
-            for (to, b) in self.out.drain(..) {
-                if let Some(c) = self.clients.iter_mut().find(|c| c.addr == to) {
-                    if let Ok(r) = Receive::new(Protocol::Udp, SERVER, c.addr, &b) {
-                        let _ = c.rtc.handle_input(Input::Receive(now, r));
-                    }
-                    moved += 1;
                 }
             }
             if moved == 0 {
@@ -196,58 +162,41 @@ impl Room {
         v
     }
 
-    /// What the room actor does for one audio datagram from participant 0.
-    fn forward(&mut self, data: &[u8], media: &mut Vec<MediaData>, sink: &mut u64) {
-        let now = Instant::now();
+    /// What the room actor does for one audio datagram from participant 1.
+    fn forward(&mut self, data: &[u8], sink: &mut u64) {
         let src = self.clients[0].addr;
-        let mut send = |_: SocketAddr, b: &[u8]| *sink += b.len() as u64;
-        let (first, rest) = self.parts.split_at_mut(1);
-        first[0].receive(now, src, SERVER, data);
-        let _ = first[0].drain(now, &mut send, &mut self.drained);
-        std::mem::swap(media, &mut self.drained.media);
-        for m in media.iter() {
-            for p in rest.iter_mut() {
-                if p.flags.deaf {
-                    continue;
-                }
-                p.write_audio(1, m);
-                let _ = p.drain(now, &mut send, &mut self.drained);
-            }
-        }
-        media.clear();
-        // str0m packetizes and encrypts written media on the `Rtc`'s next
-        // timeout, which the write makes due at once: the room's timer feeds it.
-        for p in rest.iter_mut() {
-            if p.next_timeout <= now {
-                p.timeout(now);
-                let _ = p.drain(now, &mut send, &mut self.drained);
+        self.room.handle_datagram(Instant::now(), 1, src, data);
+        loop {
+            match self.room.poll_output() {
+                RoomOutput::Transmit(t) => *sink += t.contents.len() as u64,
+                RoomOutput::Event(_) => {}
+                RoomOutput::Timeout(_) => break,
             }
         }
     }
 }
 
-fn bench_room(c: &mut Criterion, session: &SessionRef, name: &str, n: usize, deaf: bool) {
-    let mut room = Room::new(n, session);
-    for p in room.parts.iter_mut().skip(1) {
-        p.flags.deaf = deaf;
+fn bench_room(c: &mut Criterion, name: &str, n: usize, deaf: bool) {
+    let mut b = Bench::new(n);
+    for pid in 2..=n as u64 {
+        b.room.set_flags(pid, Flags { deaf, ..Flags::default() });
     }
     let mut g = c.benchmark_group("voice");
     let forwarded = if deaf { 1 } else { n as u64 - 1 };
     g.throughput(Throughput::Elements(forwarded));
-    g.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
-        b.iter_custom(|iters| {
+    g.bench_with_input(BenchmarkId::new(name, n), &n, |bencher, _| {
+        bencher.iter_custom(|iters| {
             let mut spent = Duration::ZERO;
             let mut left = iters;
-            let mut media = Vec::new();
             let mut sink = 0u64;
             while left > 0 {
                 let k = left.min(BATCH);
                 // Keep every Rtc's timers and the clients' receive side current, untimed.
-                room.pump(Instant::now());
-                let packets = room.make_packets(k);
+                b.pump(Instant::now());
+                let packets = b.make_packets(k);
                 let t0 = Instant::now();
                 for d in &packets {
-                    room.forward(d, &mut media, &mut sink);
+                    b.forward(d, &mut sink);
                 }
                 spent += t0.elapsed();
                 left -= k;
@@ -257,13 +206,13 @@ fn bench_room(c: &mut Criterion, session: &SessionRef, name: &str, n: usize, dea
         })
     });
     g.finish();
+    assert!(deaf || b.room.take_forwarded() > 0, "nothing was forwarded");
 }
 
 fn voice(c: &mut Criterion) {
-    let (_sys, session, _dir) = session_ref();
-    bench_room(c, &session, "receive", 2, true);
+    bench_room(c, "receive", 2, true);
     for n in [2, 5, 10] {
-        bench_room(c, &session, "forward", n, false);
+        bench_room(c, "forward", n, false);
     }
 }
 

@@ -1,19 +1,17 @@
-//! The voice room actor: one per voice channel with participants. A thin
-//! shell around [`Participant`]s (each a str0m `Rtc`): it feeds them the
-//! datagrams the voice socket routes here, forwards each participant's audio
-//! to the others (never back, honouring mute and deafen), keeps one timer for
-//! the earliest deadline any `Rtc` asked for, and removes participants that
-//! fail or vanish, telling the guild.
+//! The voice room actor: one per voice channel with participants, a thin
+//! shell around a sans-IO [`Room`]. It feeds the room the datagrams the voice
+//! socket routes here, the guild's commands and one timer, and delivers what
+//! the room asks: datagrams to the socket, offers and speaking events to
+//! sessions, routes to the demux, and removals the room decided to the guild.
 //!
 //! The guild actor admits participants (permissions, limits) and owns the
-//! voice states; this actor only moves media.
+//! voice states; the room only moves media.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix::prelude::*;
-use str0m::media::MediaData;
 
 use super::guild::{GuildActor, VoiceLeft};
 use super::hub::{dispatch_to, SessionRef};
@@ -21,14 +19,11 @@ use crate::errors::{AppError, ErrorCode};
 use crate::metrics;
 use crate::model::Id;
 use crate::protocol::events::{event, VoiceOffer, VoiceSpeaking, VoiceStream};
-use crate::protocol::limits::{VOICE_ANSWER_TIMEOUT, VOICE_CONNECT_TIMEOUT, VOICE_PEER_TIMEOUT, VOICE_ROOM_MAILBOX};
-use crate::voice::flags::{forwards, Flags};
+use crate::protocol::limits::VOICE_ROOM_MAILBOX;
+use crate::voice::flags::Flags;
 use crate::voice::net::{Datagram, RoomTarget};
-use crate::voice::participant::{AnswerError, Drained, Joiner, Offer, Participant};
+use crate::voice::room::{AnswerError, AnswerRefused, Event, Joiner, Offer, Output, Removal, Room, RouteKey};
 use crate::voice::VoiceNet;
-
-/// How often participants are checked for time-outs (connect, answer, silence).
-const HOUSEKEEPING: Duration = Duration::from_millis(500);
 
 /// One voice channel's room.
 pub struct VoiceRoom {
@@ -36,18 +31,22 @@ pub struct VoiceRoom {
     guild_id: Id,
     channel_id: Id,
     guild: Addr<GuildActor>,
-    parts: HashMap<u64, Participant>,
+    room: Room,
+    /// Each participant's gateway session (for offers and speaking events).
+    sessions: HashMap<u64, SessionRef>,
     /// The scheduled wake-up and its handle.
     timer: Option<(Instant, SpawnHandle)>,
-    /// Reused buffers (no allocation per datagram).
-    drained: Drained,
-    media: Vec<MediaData>,
 }
 
 /// Add a participant (admitted by the guild; replaces one with the same pid).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Join(pub Joiner);
+pub struct Join {
+    /// Who.
+    pub who: Joiner,
+    /// Its gateway session.
+    pub session: SessionRef,
+}
 
 /// Remove a participant (the guild already updated the voice state).
 #[derive(Message)]
@@ -82,28 +81,64 @@ pub struct Answer {
 impl VoiceRoom {
     /// A new, empty room.
     pub fn new(net: Arc<VoiceNet>, guild_id: Id, channel_id: Id, guild: Addr<GuildActor>) -> VoiceRoom {
-        VoiceRoom {
-            net,
-            guild_id,
-            channel_id,
-            guild,
-            parts: HashMap::new(),
-            timer: None,
-            drained: Drained::default(),
-            media: Vec::new(),
+        let room = Room::new(net.advertised, net.crypto.clone());
+        VoiceRoom { net, guild_id, channel_id, guild, room, sessions: HashMap::new(), timer: None }
+    }
+
+    /// Deliver everything the room asked for, then set the timer.
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        loop {
+            match self.room.poll_output() {
+                Output::Transmit(t) => self.net.send(t.destination, &t.contents),
+                Output::Event(e) => self.deliver(e, ctx),
+                Output::Timeout(next) => {
+                    self.schedule(next, ctx);
+                    break;
+                }
+            }
+        }
+        let forwarded = self.room.take_forwarded();
+        if forwarded > 0 {
+            metrics::VOICE_PACKETS_FORWARDED.inc_by(forwarded);
         }
     }
 
-    /// (pid, user) of everyone but `pid`.
-    fn others(&self, pid: u64) -> Vec<(u64, Id)> {
-        let mut v: Vec<(u64, Id)> =
-            self.parts.iter().filter(|(k, _)| **k != pid).map(|(k, p)| (*k, p.user_id)).collect();
-        // Stable line order in offers: by join order would need more state; by pid is deterministic.
-        v.sort_unstable();
-        v
+    fn deliver(&mut self, e: Event, ctx: &mut Context<Self>) {
+        match e {
+            Event::Offer { pid, offer } => self.send_offer(pid, offer),
+            Event::Speaking { user_id, speaking } => {
+                let sessions: Vec<SessionRef> = self.sessions.values().cloned().collect();
+                let ev = VoiceSpeaking { guild_id: self.guild_id, channel_id: self.channel_id, user_id, speaking };
+                dispatch_to(&sessions, event::VOICE_SPEAKING, &ev);
+            }
+            Event::Route { pid, key } => {
+                let target = RoomTarget { pid, room: ctx.address().recipient() };
+                match key {
+                    RouteKey::Ufrag(u) => self.net.demux.add_ufrag(u, target),
+                    RouteKey::Addr(a) => self.net.demux.learn_addr(a, target),
+                }
+            }
+            Event::Unroute { pid, key } => match key {
+                RouteKey::Ufrag(u) => self.net.demux.forget_ufrag(&u, pid),
+                RouteKey::Addr(a) => self.net.demux.forget_addr(a, pid),
+            },
+            Event::Removed { pid, user_id, reason } => {
+                self.net.release();
+                metrics::VOICE_PARTICIPANTS.dec();
+                // A rejoin keeps the session the new participant was given.
+                if reason != Removal::Rejoined {
+                    self.sessions.remove(&pid);
+                }
+                if reason.by_room() {
+                    tracing::info!(channel = self.channel_id.0, user = user_id.0, %reason, "voice participant removed");
+                    self.guild.do_send(VoiceLeft { channel_id: self.channel_id, pid, reason: reason.to_string() });
+                }
+            }
+        }
     }
 
-    fn send_offer(&self, p: &Participant, o: Offer) {
+    fn send_offer(&self, pid: u64, o: Offer) {
+        let Some(session) = self.sessions.get(&pid) else { return };
         let offer = VoiceOffer {
             guild_id: self.guild_id,
             channel_id: self.channel_id,
@@ -112,150 +147,11 @@ impl VoiceRoom {
             send_mid: o.send_mid,
             streams: o.streams.into_iter().map(|(mid, user_id)| VoiceStream { mid, user_id }).collect(),
         };
-        dispatch_to(std::slice::from_ref(&p.session), event::VOICE_OFFER, &offer);
+        dispatch_to(std::slice::from_ref(session), event::VOICE_OFFER, &offer);
     }
 
-    fn announce_speaking(&self, user_id: Id, speaking: bool) {
-        let sessions: Vec<SessionRef> = self.parts.values().map(|p| p.session.clone()).collect();
-        let ev = VoiceSpeaking { guild_id: self.guild_id, channel_id: self.channel_id, user_id, speaking };
-        dispatch_to(&sessions, event::VOICE_SPEAKING, &ev);
-    }
-
-    /// Drain `pid`'s `Rtc` after a change, then forward the audio it yielded.
-    fn settle(&mut self, pid: u64, now: Instant, ctx: &mut Context<Self>) {
-        let net = self.net.clone();
-        let mut send = |to, b: &[u8]| net.send(to, b);
-        let res = match self.parts.get_mut(&pid) {
-            Some(p) => p.drain(now, &mut send, &mut self.drained),
-            None => return,
-        };
-        self.apply_addrs(pid, ctx);
-        if let Err(e) = res {
-            self.drained.media.clear();
-            return self.remove(pid, Some(e.to_string()), ctx);
-        }
-        if self.drained.media.is_empty() {
-            return;
-        }
-        std::mem::swap(&mut self.media, &mut self.drained.media);
-        let media = std::mem::take(&mut self.media);
-        for m in &media {
-            self.forward(pid, m, now, ctx);
-        }
-        self.media = media;
-        self.media.clear();
-    }
-
-    /// Route learned and forgotten addresses of `pid` into the demux.
-    fn apply_addrs(&mut self, pid: u64, ctx: &mut Context<Self>) {
-        if self.drained.learned.is_empty() && self.drained.forgotten.is_empty() {
-            return;
-        }
-        for a in self.drained.forgotten.drain(..) {
-            self.net.demux.forget_addr(a, pid);
-        }
-        let room = ctx.address().recipient();
-        for a in self.drained.learned.drain(..) {
-            self.net.demux.learn_addr(a, RoomTarget { pid, room: room.clone() });
-        }
-    }
-
-    /// Forward one audio packet from `from` to everyone else who should hear it.
-    fn forward(&mut self, from: u64, m: &MediaData, now: Instant, ctx: &mut Context<Self>) {
-        let Some(src) = self.parts.get_mut(&from) else { return };
-        let src_flags = src.flags;
-        let change = if src_flags.silenced() {
-            src.speaking.reset()
-        } else {
-            src.speaking.on_packet(now, m.ext_vals.audio_level, m.ext_vals.voice_activity)
-        };
-        let src_user = src.user_id;
-        if let Some(s) = change {
-            self.announce_speaking(src_user, s);
-        }
-        if src_flags.silenced() {
-            return;
-        }
-        let net = self.net.clone();
-        let mut send = |to, b: &[u8]| net.send(to, b);
-        let mut failed = Vec::new();
-        let mut moved = Vec::new();
-        let mut forwarded = 0u64;
-        for (pid, p) in self.parts.iter_mut() {
-            if *pid == from || !p.connected || !forwards(&src_flags, &p.flags) {
-                continue;
-            }
-            if p.write_audio(from, m) {
-                forwarded += 1;
-            }
-            // Receivers only send here: their drains yield transmits, no audio.
-            if p.drain(now, &mut send, &mut self.drained).is_err() {
-                failed.push(*pid);
-            }
-            // str0m packetizes written media on its next timeout, which the
-            // write makes due at once. Feeding it here sends the packet now
-            // instead of at the room's timer (a tokio timer: up to 1 ms later).
-            if p.next_timeout <= now {
-                p.timeout(now);
-                if p.drain(now, &mut send, &mut self.drained).is_err() {
-                    failed.push(*pid);
-                }
-            }
-            self.drained.media.clear();
-            if !self.drained.learned.is_empty() || !self.drained.forgotten.is_empty() {
-                // Rare: the Rtc switched paths while sending.
-                moved.push((
-                    *pid,
-                    std::mem::take(&mut self.drained.learned),
-                    std::mem::take(&mut self.drained.forgotten),
-                ));
-            }
-        }
-        metrics::VOICE_PACKETS_FORWARDED.inc_by(forwarded);
-        for (pid, learned, forgotten) in moved {
-            self.drained.learned = learned;
-            self.drained.forgotten = forgotten;
-            self.apply_addrs(pid, ctx);
-        }
-        for pid in failed {
-            self.remove(pid, Some("WebRTC error".into()), ctx);
-        }
-    }
-
-    /// Remove a participant. `reason` is set when the room decided it (the
-    /// guild is told); `None` when the guild asked.
-    fn remove(&mut self, pid: u64, reason: Option<String>, ctx: &mut Context<Self>) {
-        let Some(mut p) = self.parts.remove(&pid) else { return };
-        self.net.demux.remove(&p.ufrag, p.addrs.iter().copied(), pid);
-        self.net.release();
-        metrics::VOICE_PARTICIPANTS.dec();
-        if p.speaking.reset().is_some() {
-            self.announce_speaking(p.user_id, false);
-        }
-        if let Some(reason) = reason {
-            tracing::info!(channel = self.channel_id.0, user = p.user_id.0, %reason, "voice participant removed");
-            self.guild.do_send(VoiceLeft { channel_id: self.channel_id, pid, reason });
-        }
-        self.renegotiate_all(Instant::now(), ctx);
-    }
-
-    /// Offer every participant the current set of others.
-    fn renegotiate_all(&mut self, now: Instant, ctx: &mut Context<Self>) {
-        let pids: Vec<u64> = self.parts.keys().copied().collect();
-        for pid in pids {
-            let others = self.others(pid);
-            let offer = self.parts.get_mut(&pid).and_then(|p| p.renegotiate(&others, now));
-            if let (Some(o), Some(p)) = (offer, self.parts.get(&pid)) {
-                self.send_offer(p, o);
-            }
-            self.settle(pid, now, ctx);
-        }
-    }
-
-    /// Keep one timer at the earliest deadline of any participant.
-    fn schedule(&mut self, ctx: &mut Context<Self>) {
-        let next =
-            self.parts.values().map(|p| p.speaking.deadline().map_or(p.next_timeout, |d| d.min(p.next_timeout))).min();
+    /// Keep one timer at the room's earliest deadline.
+    fn schedule(&mut self, next: Option<Instant>, ctx: &mut Context<Self>) {
         let Some(next) = next else {
             if let Some((_, h)) = self.timer.take() {
                 ctx.cancel_future(h);
@@ -270,56 +166,12 @@ impl VoiceRoom {
             ctx.cancel_future(h);
         }
         let delay = next.saturating_duration_since(Instant::now());
-        let h = ctx.run_later(delay, |room, ctx| {
-            room.timer = None;
-            room.on_timer(ctx);
+        let h = ctx.run_later(delay, |actor, ctx| {
+            actor.timer = None;
+            actor.room.handle_timeout(Instant::now());
+            actor.flush(ctx);
         });
         self.timer = Some((next, h));
-    }
-
-    fn on_timer(&mut self, ctx: &mut Context<Self>) {
-        let now = Instant::now();
-        let due: Vec<u64> = self.parts.iter().filter(|(_, p)| p.next_timeout <= now).map(|(k, _)| *k).collect();
-        for pid in due {
-            if let Some(p) = self.parts.get_mut(&pid) {
-                p.timeout(now);
-            }
-            self.settle(pid, now, ctx);
-        }
-        let stopped: Vec<Id> =
-            self.parts.values_mut().filter_map(|p| p.speaking.on_timeout(now).map(|_| p.user_id)).collect();
-        for user in stopped {
-            self.announce_speaking(user, false);
-        }
-        self.schedule(ctx);
-    }
-
-    /// Remove participants that never connected, never answered, or went silent.
-    fn housekeeping(&mut self, ctx: &mut Context<Self>) {
-        let now = Instant::now();
-        let expired: Vec<(u64, &'static str)> = self
-            .parts
-            .iter()
-            .filter_map(|(pid, p)| {
-                let older = |t: Option<Instant>, d: Duration| t.is_some_and(|t| now.saturating_duration_since(t) >= d);
-                let why = if !p.connected && older(Some(p.joined_at), VOICE_CONNECT_TIMEOUT) {
-                    "ICE/DTLS did not complete in time"
-                } else if older(p.offer_since, VOICE_ANSWER_TIMEOUT) {
-                    "no answer to the offer"
-                } else if p.connected && older(p.last_recv, VOICE_PEER_TIMEOUT) {
-                    "no packets from the peer"
-                } else if older(p.disconnected_since, VOICE_PEER_TIMEOUT) {
-                    "ICE disconnected"
-                } else {
-                    return None;
-                };
-                Some((*pid, why))
-            })
-            .collect();
-        for (pid, why) in expired {
-            self.remove(pid, Some(why.into()), ctx);
-        }
-        self.schedule(ctx);
     }
 }
 
@@ -330,15 +182,18 @@ impl Actor for VoiceRoom {
         metrics::VOICE_ROOMS.inc();
         // Datagrams beyond this are dropped by the socket reader (try_send), never queued without bound.
         ctx.set_mailbox_capacity(VOICE_ROOM_MAILBOX);
-        ctx.run_interval(HOUSEKEEPING, |room, ctx| room.housekeeping(ctx));
     }
 
-    fn stopped(&mut self, _: &mut Self::Context) {
+    fn stopped(&mut self, ctx: &mut Self::Context) {
         metrics::VOICE_ROOMS.dec();
-        for (pid, p) in self.parts.drain() {
-            self.net.demux.remove(&p.ufrag, p.addrs.iter().copied(), pid);
-            self.net.release();
-            metrics::VOICE_PARTICIPANTS.dec();
+        self.room.close();
+        // Withdraw routes and count the removals; nothing is sent or announced any more.
+        loop {
+            match self.room.poll_output() {
+                Output::Event(e @ (Event::Unroute { .. } | Event::Removed { .. })) => self.deliver(e, ctx),
+                Output::Event(_) | Output::Transmit(_) => {}
+                Output::Timeout(_) => break,
+            }
         }
     }
 }
@@ -346,43 +201,18 @@ impl Actor for VoiceRoom {
 impl Handler<Join> for VoiceRoom {
     type Result = ();
 
-    fn handle(&mut self, Join(who): Join, ctx: &mut Context<Self>) {
-        let now = Instant::now();
-        let pid = who.pid;
-        if let Some(mut old) = self.parts.remove(&pid) {
-            // The same session joins again (e.g. after losing its network): a fresh Rtc.
-            self.net.demux.remove(&old.ufrag, old.addrs.iter().copied(), pid);
-            self.net.release();
-            metrics::VOICE_PARTICIPANTS.dec();
-            if old.speaking.reset().is_some() {
-                self.announce_speaking(old.user_id, false);
-            }
-        }
-        let others = self.others(pid);
-        let created = Participant::new(who, self.net.advertised, self.net.crypto.clone(), &others, now);
-        let (p, offer) = match created {
-            Ok(x) => x,
+    fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) {
+        let pid = msg.who.pid;
+        self.sessions.insert(pid, msg.session);
+        match self.room.join(Instant::now(), msg.who) {
+            Ok(()) => metrics::VOICE_PARTICIPANTS.inc(),
             Err(e) => {
+                self.sessions.remove(&pid);
                 self.net.release();
                 self.guild.do_send(VoiceLeft { channel_id: self.channel_id, pid, reason: e.to_string() });
-                return;
             }
-        };
-        metrics::VOICE_PARTICIPANTS.inc();
-        self.net.demux.add_ufrag(p.ufrag.clone(), RoomTarget { pid, room: ctx.address().recipient() });
-        self.send_offer(&p, offer);
-        self.parts.insert(pid, p);
-        self.settle(pid, now, ctx);
-        // Everyone else gets a line for the newcomer.
-        for (other, _) in others {
-            let o = self.others(other);
-            let offer = self.parts.get_mut(&other).and_then(|p| p.renegotiate(&o, now));
-            if let (Some(offer), Some(p)) = (offer, self.parts.get(&other)) {
-                self.send_offer(p, offer);
-            }
-            self.settle(other, now, ctx);
         }
-        self.schedule(ctx);
+        self.flush(ctx);
     }
 }
 
@@ -390,21 +220,17 @@ impl Handler<Leave> for VoiceRoom {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
-        self.remove(msg.pid, None, ctx);
-        self.schedule(ctx);
+        self.room.leave(Instant::now(), msg.pid);
+        self.flush(ctx);
     }
 }
 
 impl Handler<SetFlags> for VoiceRoom {
     type Result = ();
 
-    fn handle(&mut self, msg: SetFlags, _: &mut Context<Self>) {
-        let Some(p) = self.parts.get_mut(&msg.pid) else { return };
-        p.flags = msg.flags;
-        let user = p.user_id;
-        if msg.flags.silenced() && p.speaking.reset().is_some() {
-            self.announce_speaking(user, false);
-        }
+    fn handle(&mut self, msg: SetFlags, ctx: &mut Context<Self>) {
+        self.room.set_flags(msg.pid, msg.flags);
+        self.flush(ctx);
     }
 }
 
@@ -412,41 +238,15 @@ impl Handler<Answer> for VoiceRoom {
     type Result = Result<(), AppError>;
 
     fn handle(&mut self, msg: Answer, ctx: &mut Context<Self>) -> Self::Result {
-        let now = Instant::now();
-        let others = self.others(msg.pid);
-        let p = self
-            .parts
-            .get_mut(&msg.pid)
-            .ok_or_else(|| AppError::new(ErrorCode::Conflict, "this session is not in that voice channel"))?;
-        let res = p.accept_answer(msg.revision, &msg.sdp, &others, now);
-        let result = match res {
-            Ok(next) => {
-                if let (Some(o), Some(p)) = (next, self.parts.get(&msg.pid)) {
-                    self.send_offer(p, o);
-                }
-                Ok(())
+        let res = self.room.answer(Instant::now(), msg.pid, msg.revision, &msg.sdp);
+        self.flush(ctx);
+        res.map_err(|e| match e {
+            AnswerRefused::NotJoined => AppError::new(ErrorCode::Conflict, "this session is not in that voice channel"),
+            AnswerRefused::Answer(AnswerError::Stale(r)) => {
+                AppError::new(ErrorCode::Conflict, format!("offer revision {r} is not the one waiting for an answer"))
             }
-            Err(AnswerError::Stale(r)) => Err(AppError::new(
-                ErrorCode::Conflict,
-                format!("offer revision {r} is not the one waiting for an answer"),
-            )),
-            Err(AnswerError::Invalid(why)) => {
-                let established = self.parts.get(&msg.pid).is_some_and(Participant::established);
-                if established {
-                    // Offer again; the client may answer that one.
-                    let offer = self.parts.get_mut(&msg.pid).and_then(|p| p.renegotiate(&others, now));
-                    if let (Some(o), Some(p)) = (offer, self.parts.get(&msg.pid)) {
-                        self.send_offer(p, o);
-                    }
-                } else {
-                    self.remove(msg.pid, Some(format!("invalid first answer: {why}")), ctx);
-                }
-                Err(AppError::new(ErrorCode::InvalidSdp, why))
-            }
-        };
-        self.settle(msg.pid, now, ctx);
-        self.schedule(ctx);
-        result
+            AnswerRefused::Answer(AnswerError::Invalid(why)) => AppError::new(ErrorCode::InvalidSdp, why),
+        })
     }
 }
 
@@ -454,11 +254,7 @@ impl Handler<Datagram> for VoiceRoom {
     type Result = ();
 
     fn handle(&mut self, msg: Datagram, ctx: &mut Context<Self>) {
-        let local = self.net.advertised;
-        let Some(p) = self.parts.get_mut(&msg.pid) else { return };
-        let now = Instant::now();
-        p.receive(now, msg.source, local, &msg.data);
-        self.settle(msg.pid, now, ctx);
-        self.schedule(ctx);
+        self.room.handle_datagram(Instant::now(), msg.pid, msg.source, &msg.data);
+        self.flush(ctx);
     }
 }

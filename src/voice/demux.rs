@@ -96,9 +96,14 @@ impl<T: Target> Demux<T> {
         self.by_addr.remove_if(&addr, |_, t| t.key() == key);
     }
 
+    /// Forget a ufrag, if it still points at `key`.
+    pub fn forget_ufrag(&self, ufrag: &str, key: T::Key) {
+        self.by_ufrag.remove_if(ufrag, |_, t| t.key() == key);
+    }
+
     /// A participant left: forget its ufrag and addresses (those still its own).
     pub fn remove(&self, ufrag: &str, addrs: impl IntoIterator<Item = SocketAddr>, key: T::Key) {
-        self.by_ufrag.remove_if(ufrag, |_, t| t.key() == key);
+        self.forget_ufrag(ufrag, key);
         for a in addrs {
             self.forget_addr(a, key);
         }

@@ -1,5 +1,5 @@
 //! One participant of a voice room: its str0m `Rtc` and the state of its
-//! SDP negotiation. The room actor is a thin shell around these.
+//! SDP negotiation. The [`Room`](super::room::Room) drives these.
 //!
 //! The server always makes the offers (so a client only implements the
 //! answering side and there is never glare): media line one is `recvonly`
@@ -26,8 +26,8 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
 
 use super::flags::Flags;
+use super::liveness::Liveness;
 use super::speaking::Speaking;
-use crate::actors::hub::SessionRef;
 use crate::model::Id;
 use crate::protocol::limits::MAX_VOICE_ADDRS_PER_PARTICIPANT;
 
@@ -85,15 +85,23 @@ pub struct Offer {
     pub streams: Vec<(String, Id)>,
 }
 
-/// What a drain produced that the room must act on.
+/// A datagram to send from the voice socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where to.
+    pub destination: SocketAddr,
+    /// The bytes (taken over from str0m without a copy).
+    pub contents: Vec<u8>,
+}
+
+/// What a drain produced that the room must act on (besides transmits).
 #[derive(Default)]
 pub struct Drained {
     /// Audio received from this participant.
     pub media: Vec<MediaData>,
-    /// Addresses to route to this participant from now on.
-    pub learned: Vec<SocketAddr>,
-    /// Addresses no longer routed to it.
-    pub forgotten: Vec<SocketAddr>,
+    /// Address changes, in order: `(address, true)` is routed to this
+    /// participant from now on, `(address, false)` no longer.
+    pub addrs: Vec<(SocketAddr, bool)>,
 }
 
 /// Who joins a room.
@@ -102,8 +110,6 @@ pub struct Joiner {
     pub pid: u64,
     /// The user.
     pub user_id: Id,
-    /// Its session (for VOICE_OFFER and speaking events).
-    pub session: SessionRef,
     /// Mute and deafen state.
     pub flags: Flags,
 }
@@ -114,8 +120,6 @@ pub struct Participant {
     pub pid: u64,
     /// The user.
     pub user_id: Id,
-    /// The gateway session (for VOICE_OFFER and speaking events).
-    pub session: SessionRef,
     /// Mute and deafen state.
     pub flags: Flags,
     /// Its ICE ufrag (the demux key of its first packets).
@@ -126,16 +130,8 @@ pub struct Participant {
     pub speaking: Speaking,
     /// When the `Rtc` next needs a timeout.
     pub next_timeout: Instant,
-    /// When it joined (for the connect time-out).
-    pub joined_at: Instant,
-    /// When the last datagram arrived.
-    pub last_recv: Option<Instant>,
-    /// ICE and DTLS are up.
-    pub connected: bool,
-    /// Since when ICE reports disconnected.
-    pub disconnected_since: Option<Instant>,
-    /// Since when the current offer waits for an answer.
-    pub offer_since: Option<Instant>,
+    /// What its time-outs count from.
+    pub live: Liveness,
     rtc: Rtc,
     send_mid: Mid,
     out: Vec<Out>,
@@ -162,7 +158,7 @@ impl Participant {
         others: &[(u64, Id)],
         now: Instant,
     ) -> Result<(Participant, Offer), Gone> {
-        let Joiner { pid, user_id, session, flags } = who;
+        let Joiner { pid, user_id, flags } = who;
         let creds = ice_creds();
         let ufrag = creds.ufrag.clone();
         let mut rtc = Rtc::builder()
@@ -185,17 +181,12 @@ impl Participant {
         let p = Participant {
             pid,
             user_id,
-            session,
             flags,
             ufrag,
             addrs: VecDeque::new(),
             speaking: Speaking::default(),
             next_timeout: now,
-            joined_at: now,
-            last_recv: None,
-            connected: false,
-            disconnected_since: None,
-            offer_since: Some(now),
+            live: Liveness::joined(now),
             rtc,
             send_mid,
             out,
@@ -250,7 +241,7 @@ impl Participant {
         let (offer, pending) = api.apply()?;
         self.pending = Some(pending);
         self.revision = self.revision.wrapping_add(1);
-        self.offer_since = Some(now);
+        self.live.offer_since = Some(now);
         Some(self.offer(offer.to_sdp_string()))
     }
 
@@ -270,7 +261,7 @@ impl Participant {
         let Some(pending) = self.pending.take() else {
             return Err(AnswerError::Stale(revision));
         };
-        self.offer_since = None;
+        self.live.offer_since = None;
         let res = catch_unwind(AssertUnwindSafe(|| self.rtc.sdp_api().accept_answer(pending, answer)));
         match res {
             Ok(Ok(())) => {
@@ -295,6 +286,19 @@ impl Participant {
         }
     }
 
+    /// When the room must next act for this participant: its `Rtc`'s
+    /// timeout, the end of its speaking hold, or its expiry.
+    pub fn deadline(&self) -> Instant {
+        let mut t = self.next_timeout;
+        if let Some(s) = self.speaking.deadline() {
+            t = t.min(s);
+        }
+        if let Some((e, _)) = self.live.expiry() {
+            t = t.min(e);
+        }
+        t
+    }
+
     /// Whether an answer was ever accepted (the microphone line exists).
     pub fn established(&self) -> bool {
         self.established
@@ -302,7 +306,7 @@ impl Participant {
 
     /// Feed one datagram from `source` that arrived on `local`.
     pub fn receive(&mut self, now: Instant, source: SocketAddr, local: SocketAddr, data: &[u8]) {
-        self.last_recv = Some(now);
+        self.live.last_recv = Some(now);
         let Ok(r) = Receive::new(Protocol::Udp, source, local, data) else {
             return;
         };
@@ -346,14 +350,9 @@ impl Participant {
         }
     }
 
-    /// Poll the `Rtc` until it asks for a timeout: send what it transmits
-    /// with `send`, collect received audio and address changes into `out`.
-    pub fn drain(
-        &mut self,
-        now: Instant,
-        send: &mut dyn FnMut(SocketAddr, &[u8]),
-        out: &mut Drained,
-    ) -> Result<(), Gone> {
+    /// Poll the `Rtc` until it asks for a timeout: queue what it transmits
+    /// on `tx`, collect received audio and address changes into `out`.
+    pub fn drain(&mut self, now: Instant, tx: &mut VecDeque<Transmit>, out: &mut Drained) -> Result<(), Gone> {
         loop {
             if !self.rtc.is_alive() {
                 return Err(Gone::RtcFailed);
@@ -371,8 +370,8 @@ impl Participant {
                     return Ok(());
                 }
                 Ok(Output::Transmit(t)) => {
-                    send(t.destination, &t.contents);
                     self.note_addr(t.destination, out);
+                    tx.push_back(Transmit { destination: t.destination, contents: t.contents.into() });
                 }
                 Ok(Output::Event(e)) => self.on_event(e, now, out),
                 Err(e) => {
@@ -389,22 +388,22 @@ impl Participant {
             return;
         }
         self.addrs.push_back(addr);
-        out.learned.push(addr);
+        out.addrs.push((addr, true));
         while self.addrs.len() > MAX_VOICE_ADDRS_PER_PARTICIPANT {
             if let Some(old) = self.addrs.pop_front() {
-                out.forgotten.push(old);
+                out.addrs.push((old, false));
             }
         }
     }
 
     fn on_event(&mut self, e: Event, now: Instant, out: &mut Drained) {
         match e {
-            Event::Connected => self.connected = true,
+            Event::Connected => self.live.connected = true,
             Event::IceConnectionStateChange(s) => match s {
                 IceConnectionState::Disconnected => {
-                    self.disconnected_since.get_or_insert(now);
+                    self.live.disconnected_since.get_or_insert(now);
                 }
-                IceConnectionState::Connected | IceConnectionState::Completed => self.disconnected_since = None,
+                IceConnectionState::Connected | IceConnectionState::Completed => self.live.disconnected_since = None,
                 _ => {}
             },
             Event::MediaData(d) if d.mid == self.send_mid => out.media.push(d),

@@ -19,7 +19,7 @@ use crate::protocol::commands::{VoiceAnswer, VoiceStateUpdate};
 use crate::protocol::events::{event, VoiceState};
 use crate::store::Read;
 use crate::voice::flags::Flags;
-use crate::voice::participant::Joiner;
+use crate::voice::room::Joiner;
 use crate::voice::VoiceNet;
 
 /// One user's voice connection in this guild.
@@ -180,7 +180,7 @@ impl GuildActor {
             }
         };
         let entry = VoiceEntry { session: s.clone(), state: state.clone() };
-        room.do_send(Join(Joiner { pid: s.id(), user_id: user, session: s, flags: entry.flags() }));
+        room.do_send(Join { who: Joiner { pid: s.id(), user_id: user, flags: entry.flags() }, session: s });
         self.voice.insert(user, entry);
         self.all.dispatch(event::VOICE_STATE_UPDATE, &state);
         Ok(())
