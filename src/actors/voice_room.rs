@@ -13,7 +13,6 @@ use std::time::Instant;
 
 use actix::prelude::*;
 
-use super::guild::{GuildActor, VoiceLeft};
 use super::hub::{dispatch_to, SessionRef};
 use crate::errors::{AppError, ErrorCode};
 use crate::metrics;
@@ -25,12 +24,24 @@ use crate::voice::net::{Datagram, RoomTarget};
 use crate::voice::room::{AnswerError, AnswerRefused, Event, Joiner, Offer, Output, Removal, Room, RouteKey};
 use crate::voice::VoiceNet;
 
+/// A room dropped a participant on its own (failure, time-out).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct VoiceLeft {
+    /// The room's channel.
+    pub channel_id: Id,
+    /// The participant (session number).
+    pub pid: u64,
+    /// Why, for the log.
+    pub reason: String,
+}
+
 /// One voice channel's room.
 pub struct VoiceRoom {
     net: Arc<VoiceNet>,
     guild_id: Id,
     channel_id: Id,
-    guild: Addr<GuildActor>,
+    guild: Recipient<VoiceLeft>,
     room: Room,
     /// Each participant's gateway session (for offers and speaking events).
     sessions: HashMap<u64, SessionRef>,
@@ -80,7 +91,7 @@ pub struct Answer {
 
 impl VoiceRoom {
     /// A new, empty room.
-    pub fn new(net: Arc<VoiceNet>, guild_id: Id, channel_id: Id, guild: Addr<GuildActor>) -> VoiceRoom {
+    pub fn new(net: Arc<VoiceNet>, guild_id: Id, channel_id: Id, guild: Recipient<VoiceLeft>) -> VoiceRoom {
         let room = Room::new(net.advertised, net.crypto.clone());
         VoiceRoom { net, guild_id, channel_id, guild, room, sessions: HashMap::new(), timer: None }
     }

@@ -22,7 +22,7 @@ use smallvec::SmallVec;
 
 pub use messages::*;
 pub use rebuild::{Change, Reload};
-pub use voice::{VoiceAnswerFor, VoiceEvict, VoiceLeft, VoiceUpdate};
+pub use voice::{VoiceAnswerFor, VoiceEvict, VoiceUpdate};
 
 use super::channel::ChannelActor;
 use super::hub::{Readers, SessionRef};

@@ -11,7 +11,7 @@ use actix::prelude::*;
 
 use super::GuildActor;
 use crate::actors::hub::SessionRef;
-use crate::actors::voice_room::{Answer, Join, Leave, SetFlags, VoiceRoom};
+use crate::actors::voice_room::{Answer, Join, Leave, SetFlags, VoiceLeft, VoiceRoom};
 use crate::domain::voice;
 use crate::errors::{AppError, ErrorCode};
 use crate::model::{Id, Permissions};
@@ -63,18 +63,6 @@ pub struct VoiceAnswerFor {
     pub cmd: VoiceAnswer,
 }
 
-/// A room dropped a participant on its own (failure, time-out).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct VoiceLeft {
-    /// The room's channel.
-    pub channel_id: Id,
-    /// The participant (session number).
-    pub pid: u64,
-    /// Why, for the log.
-    pub reason: String,
-}
-
 /// Take the user out of voice in this guild (they joined voice in another
 /// guild, or a moderator disconnected them).
 #[derive(Message)]
@@ -105,7 +93,7 @@ impl GuildActor {
         let net = net(self)?;
         let (gid, guild) = (self.id(), ctx.address());
         let arbiter = self.core.registry.arbiter(channel);
-        let addr = VoiceRoom::start_in_arbiter(&arbiter, move |_| VoiceRoom::new(net, gid, channel, guild));
+        let addr = VoiceRoom::start_in_arbiter(&arbiter, move |_| VoiceRoom::new(net, gid, channel, guild.recipient()));
         self.rooms.insert(channel, addr.clone());
         Ok(addr)
     }
