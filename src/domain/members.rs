@@ -51,6 +51,13 @@ pub fn list(r: &impl Read, caller: Id, gid: Id, page: &MemberPage) -> Result<Vec
     Ok(r.members(gid, page.after, limit as usize)?)
 }
 
+/// Members in one GUILD_MEMBERS_CHUNK (op 8): the gateway clamps what the
+/// client asked for to 1–MAX_MEMBERS_PAGE (default MAX_MEMBERS_PAGE) rather
+/// than refusing, as the command has no error path of its own.
+pub fn chunk_size(limit: Option<u32>) -> usize {
+    limit.unwrap_or(MAX_MEMBERS_PAGE).clamp(1, MAX_MEMBERS_PAGE) as usize
+}
+
 /// One member of a guild the caller is in.
 pub fn get(r: &impl Read, caller: Id, gid: Id, uid: Id) -> Result<Member, AppError> {
     GuildAccess::load(r, gid, caller)?;

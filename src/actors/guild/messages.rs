@@ -7,7 +7,6 @@ use actix::prelude::*;
 use super::GuildActor;
 use crate::actors::channel::{Attach, Detach, SetAccess};
 use crate::actors::hub::{dispatch_to, Readers, SessionRef};
-use crate::model::limits::MAX_MEMBERS_PAGE;
 use crate::model::snapshot::GuildSnapshot;
 use crate::model::{Id, Status};
 use crate::protocol::commands::RequestGuildMembers;
@@ -199,8 +198,8 @@ impl Handler<RequestMembers> for GuildActor {
         if !self.snap.members.contains_key(&user) {
             return Err(crate::errors::AppError::unknown_guild());
         }
-        let limit = msg.request.limit.unwrap_or(MAX_MEMBERS_PAGE).clamp(1, MAX_MEMBERS_PAGE);
-        let members = self.core.store.read()?.members(self.id(), msg.request.after, limit as usize)?;
+        let limit = crate::domain::members::chunk_size(msg.request.limit);
+        let members = self.core.store.read()?.members(self.id(), msg.request.after, limit)?;
         let presences = if msg.request.presences {
             self.presence_subs.add(msg.session.clone());
             members
