@@ -135,20 +135,7 @@ async fn community(core: &Arc<Core>, hub: &WorkerHub, sink: &Arc<Sink>, n: usize
         permissions: Permissions::DEFAULT_EVERYONE,
         hoist: false,
     };
-    let channel = Channel {
-        id: cid,
-        kind: ChannelKind::Text,
-        guild_id: Some(gid),
-        name: Some("general".into()),
-        topic: None,
-        position: 0,
-        parent_id: None,
-        overwrites: Vec::new(),
-        recipients: Vec::new(),
-        owner_id: None,
-        rate_limit_per_user: 0,
-        created_at: 0,
-    };
+    let channel = Channel::new(cid, ChannelKind::Text, Some(gid), Some("general".into()));
     let rows = members.clone();
     // Through serde, so fields added later with defaults need no change here.
     let member: MemberRecord =

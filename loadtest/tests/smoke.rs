@@ -5,23 +5,13 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
-use support::{Launch, Running};
+use support::Launch;
 use tokio::process::Command;
-
-/// `hearth serve` (the same build's) with limits raised for load.
-async fn start_server() -> Running {
-    Launch::serve()
-        .args(["--workers", "1", "--rate-limit-scale", "10000", "--max-connections-per-ip", "100000"])
-        .args(["--argon2-memory-kib", "256", "--argon2-iterations", "1"])
-        .env("RUST_LOG", "warn")
-        .start()
-        .await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fanout_delivers_every_message_exactly_once() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let server = start_server().await;
+    let server = Launch::for_load().start().await;
     let addr = server.addr.clone();
     let json = tmp.path().join("report.json");
     let svg = tmp.path().join("report.svg");

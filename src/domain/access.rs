@@ -171,20 +171,7 @@ mod tests {
     use crate::model::ChannelKind;
 
     fn dm(recipients: Vec<Id>) -> Channel {
-        Channel {
-            id: Id(10),
-            kind: ChannelKind::GroupDm,
-            guild_id: None,
-            name: None,
-            topic: None,
-            position: 0,
-            parent_id: None,
-            overwrites: Vec::new(),
-            recipients,
-            owner_id: None,
-            rate_limit_per_user: 0,
-            created_at: 0,
-        }
+        Channel { recipients, ..Channel::new(Id(10), ChannelKind::GroupDm, None, None) }
     }
 
     #[test]

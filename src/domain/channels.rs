@@ -166,18 +166,12 @@ pub async fn create(store: &Store, caller: Id, gid: Id, b: NewChannel) -> Result
     check_overwrites(&r, &ga, &b.overwrites, &[])?;
     let id = store.ids().next();
     let mut channel = Channel {
-        id,
-        kind: b.kind,
-        guild_id: Some(gid),
-        name: Some(name),
         topic,
         position: b.position.unwrap_or(0),
         parent_id: b.parent_id,
         overwrites: b.overwrites,
-        recipients: Vec::new(),
-        owner_id: None,
         rate_limit_per_user: slowmode(b.rate_limit_per_user)?,
-        created_at: id.timestamp_ms(),
+        ..Channel::new(id, b.kind, Some(gid), Some(name))
     };
     let explicit_position = b.position.is_some();
     let channel = store
@@ -449,20 +443,7 @@ mod tests {
     use super::*;
 
     fn chan(kind: ChannelKind, guild: Option<Id>) -> Channel {
-        Channel {
-            id: Id(7),
-            kind,
-            guild_id: guild,
-            name: Some("c".into()),
-            topic: None,
-            position: 0,
-            parent_id: None,
-            overwrites: Vec::new(),
-            recipients: Vec::new(),
-            owner_id: None,
-            rate_limit_per_user: 0,
-            created_at: 0,
-        }
+        Channel::new(Id(7), kind, guild, Some("c".into()))
     }
 
     fn patch() -> ChannelPatch {

@@ -25,20 +25,7 @@ pub struct OpenDm {
 
 /// A DM channel record.
 fn new_dm(id: Id, kind: ChannelKind, recipients: Vec<Id>, owner: Option<Id>, name: Option<String>) -> Channel {
-    Channel {
-        id,
-        kind,
-        guild_id: None,
-        name,
-        topic: None,
-        position: 0,
-        parent_id: None,
-        overwrites: Vec::new(),
-        recipients,
-        owner_id: owner,
-        rate_limit_per_user: 0,
-        created_at: id.timestamp_ms(),
-    }
+    Channel { recipients, owner_id: owner, ..Channel::new(id, kind, None, name) }
 }
 
 /// The people of a new group DM: the caller first, then the others sorted,

@@ -50,18 +50,8 @@ pub async fn create(store: &Store, owner: Id, b: NewGuild) -> Result<(Guild, Eff
         hoist: false,
     };
     let channel = |kind, name: &str, position| Channel {
-        id: ids.next(),
-        kind,
-        guild_id: Some(gid),
-        name: Some(name.to_string()),
-        topic: None,
         position,
-        parent_id: None,
-        overwrites: Vec::new(),
-        recipients: Vec::new(),
-        owner_id: None,
-        rate_limit_per_user: 0,
-        created_at: now,
+        ..Channel::new(ids.next(), kind, Some(gid), Some(name.to_string()))
     };
     let defaults = [channel(ChannelKind::Text, "general", 0), channel(ChannelKind::Voice, "General", 1)];
     let g = guild.clone();

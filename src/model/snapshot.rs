@@ -108,20 +108,7 @@ mod tests {
             permissions: Permissions::DEFAULT_EVERYONE,
             hoist: false,
         };
-        let public = Channel {
-            id: Id(100),
-            kind: ChannelKind::Text,
-            guild_id: Some(Id(1)),
-            name: Some("public".into()),
-            topic: None,
-            position: 0,
-            parent_id: None,
-            overwrites: vec![],
-            recipients: vec![],
-            owner_id: None,
-            rate_limit_per_user: 0,
-            created_at: 0,
-        };
+        let public = Channel::new(Id(100), ChannelKind::Text, Some(Id(1)), Some("public".into()));
         let mut secret = public.clone();
         secret.id = Id(101);
         secret.overwrites = vec![Overwrite {

@@ -87,6 +87,27 @@ pub enum ChannelKind {
     GroupDm,
 }
 
+impl Channel {
+    /// A new channel record: no topic, category, overwrites, recipients or
+    /// owner, position 0, slow mode off, created when its id says.
+    pub fn new(id: Id, kind: ChannelKind, guild_id: Option<Id>, name: Option<String>) -> Channel {
+        Channel {
+            id,
+            kind,
+            guild_id,
+            name,
+            topic: None,
+            position: 0,
+            parent_id: None,
+            overwrites: Vec::new(),
+            recipients: Vec::new(),
+            owner_id: None,
+            rate_limit_per_user: 0,
+            created_at: id.timestamp_ms(),
+        }
+    }
+}
+
 impl ChannelKind {
     /// Whether channels of this kind belong to a guild.
     pub fn is_guild(self) -> bool {

@@ -437,20 +437,7 @@ mod tests {
         };
         let (alice, bob) = (user("Alice"), user("bob"));
         let guild = Guild { id: ids.next(), name: "Den".into(), owner_id: alice.user.id, created_at: 1 };
-        let chan = |id: Id, kind, guild_id| Channel {
-            id,
-            kind,
-            guild_id,
-            name: None,
-            topic: None,
-            position: 0,
-            parent_id: None,
-            overwrites: Vec::new(),
-            recipients: Vec::new(),
-            owner_id: None,
-            rate_limit_per_user: 0,
-            created_at: 1,
-        };
+        let chan = |id: Id, kind, guild_id| Channel::new(id, kind, guild_id, None);
         let general = chan(ids.next(), ChannelKind::Text, Some(guild.id));
         let dm = chan(ids.next(), ChannelKind::Dm, None);
         let msg = Message {

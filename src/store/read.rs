@@ -48,6 +48,16 @@ pub enum HistoryQuery {
     Around(Id),
 }
 
+/// Rows of a `(id, id)`-keyed table whose first id is `first`.
+fn count_under<V: Value + 'static>(t: &impl ReadableTable<(u64, u64), V>, first: Id) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for row in t.range((first.0, 0)..=(first.0, u64::MAX))? {
+        row?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 pub(super) fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
     rmp_serde::from_slice(bytes).map_err(|e| StoreError::Corrupt { table, detail: e.to_string() })
 }
@@ -198,13 +208,7 @@ pub trait Read {
 
     /// Number of members of a guild.
     fn member_count(&self, guild: Id) -> Result<usize, StoreError> {
-        let t = self.table(MEMBERS)?;
-        let mut n = 0;
-        for row in t.range((guild.0, 0)..=(guild.0, u64::MAX))? {
-            row?;
-            n += 1;
-        }
-        Ok(n)
+        count_under(&self.table(MEMBERS)?, guild)
     }
 
     /// Ids of the guilds a user is in.
@@ -343,13 +347,7 @@ pub trait Read {
 
     /// How many relationships a user has.
     fn relationship_count(&self, user: Id) -> Result<usize, StoreError> {
-        let t = self.table(RELATIONSHIPS)?;
-        let mut n = 0;
-        for row in t.range((user.0, 0)..=(user.0, u64::MAX))? {
-            row?;
-            n += 1;
-        }
-        Ok(n)
+        count_under(&self.table(RELATIONSHIPS)?, user)
     }
 
     /// A user's privacy settings (the defaults if they never changed them).

@@ -77,6 +77,15 @@ impl Launch {
         Launch { defaults: true, args: Vec::new(), env: vec![var("RUST_LOG", "info")], data: None }
     }
 
+    /// `hearth serve` for load: one worker, rate and connection limits raised,
+    /// cheap password hashing, quieter logs (the load generator's smoke tests).
+    pub fn for_load() -> Launch {
+        Launch::serve()
+            .args(["--workers", "1", "--rate-limit-scale", "10000", "--max-connections-per-ip", "100000"])
+            .args(["--argon2-memory-kib", "256", "--argon2-iterations", "1"])
+            .env("RUST_LOG", "warn")
+    }
+
     /// `hearth ARGS` exactly, for stories about the command line itself; voice
     /// still gets an ephemeral port through `HEARTH_VOICE_BIND` unless set.
     pub fn raw(args: &[&str]) -> Launch {

@@ -31,18 +31,9 @@ fn populate(txn: &WriteTransaction, messages: u64) {
         .unwrap();
     txn.put_guild(&Guild { id: Id(10), name: "Lodge".into(), owner_id: Id(1), created_at: 10 }).unwrap();
     let channel = |id: u64, kind: ChannelKind, guild: Option<Id>, recipients: Vec<Id>| Channel {
-        id: Id(id),
-        kind,
-        guild_id: guild,
-        name: guild.map(|_| "general".to_string()),
-        topic: None,
-        position: 0,
-        parent_id: None,
-        overwrites: vec![],
         recipients,
-        owner_id: None,
-        rate_limit_per_user: 0,
         created_at: id,
+        ..Channel::new(Id(id), kind, guild, guild.map(|_| "general".to_string()))
     };
     txn.put_channel(&channel(11, ChannelKind::Text, Some(Id(10)), vec![])).unwrap();
     txn.put_channel(&channel(20, ChannelKind::Dm, None, vec![Id(1), Id(2)])).unwrap();
