@@ -180,17 +180,25 @@ export async function showInvite(code) {
   }
 }
 
-/** Start a group DM with people you share a server or a DM with. */
+/**
+ * Start a DM or a group DM. Friends come first: by default only friends may
+ * add someone to a group (one person alone opens a DM, which server members
+ * may do).
+ */
 export function showGroupDm() {
+  const isFriend = (u) => state.relationships.get(u.id) === 'friend';
   const people = [...state.users.values()].filter((u) => u.id !== state.me?.id && u.username)
-    .sort((a, b) => displayName(a.id).localeCompare(displayName(b.id)));
+    .sort((a, b) => (isFriend(b) - isFriend(a)) || displayName(a.id).localeCompare(displayName(b.id)));
   const boxes = people.map((u) => {
     const id = `gd-${u.id}`;
-    return h('li', {}, h('input', { type: 'checkbox', id, name: 'r', value: u.id }), h('label', { for: id }, `${displayName(u.id)} (@${u.username})`));
+    const label = `${displayName(u.id)} (@${u.username})${isFriend(u) ? ' · friend' : ''}`;
+    return h('li', {}, h('input', { type: 'checkbox', id, name: 'r', value: u.id }), h('label', { for: id }, label));
   });
   const f = form([
     people.length
-      ? h('fieldset', {}, h('legend', {}, 'People (up to 9)'), h('ul', { class: 'check-list scroll' }, boxes))
+      ? h('fieldset', {}, h('legend', {}, 'People (up to 9)'),
+        h('p', { class: 'muted' }, 'Pick one person for a direct message. Groups are for friends: most people only accept group invitations from friends.'),
+        h('ul', { class: 'check-list scroll' }, boxes))
       : h('p', { class: 'muted' }, 'Join a server first: you can message the people you share one with.'),
     field('Group name (optional)', { name: 'name', maxlength: 100, autocomplete: 'off' }),
   ], 'Create', async (_d, el) => {
