@@ -34,9 +34,7 @@ use hearth::config::Config;
 use hearth::core::Core;
 use hearth::errors::AppError;
 use hearth::model::ids::IdGenerator;
-use hearth::model::{
-    Author, Channel, ChannelKind, Guild, Id, Message, Permissions, Role, TokenRecord, User, UserRecord,
-};
+use hearth::model::{Author, Channel, ChannelKind, Guild, Id, Message, Role, TokenRecord, User, UserRecord};
 use hearth::protocol::events::event;
 use hearth::protocol::Encoding;
 use hearth::store::{MemberRecord, Store, Write};
@@ -126,15 +124,7 @@ async fn community(core: &Arc<Core>, hub: &WorkerHub, sink: &Arc<Sink>, n: usize
         .collect();
     let owner = members[0].0.clone();
     let guild = Guild { id: gid, name: format!("bench {n}"), owner_id: owner.id, created_at: 0 };
-    let everyone = Role {
-        id: gid,
-        guild_id: gid,
-        name: "@everyone".into(),
-        color: 0,
-        position: 0,
-        permissions: Permissions::DEFAULT_EVERYONE,
-        hoist: false,
-    };
+    let everyone = Role::everyone(gid);
     let channel = Channel::new(cid, ChannelKind::Text, Some(gid), Some("general".into()));
     let rows = members.clone();
     // Through serde, so fields added later with defaults need no change here.

@@ -40,15 +40,7 @@ pub async fn create(store: &Store, owner: Id, b: NewGuild) -> Result<(Guild, Eff
     let gid = ids.next();
     let now = gid.timestamp_ms();
     let guild = Guild { id: gid, name, owner_id: owner, created_at: now };
-    let everyone = Role {
-        id: gid,
-        guild_id: gid,
-        name: "@everyone".into(),
-        color: 0,
-        position: 0,
-        permissions: Permissions::DEFAULT_EVERYONE,
-        hoist: false,
-    };
+    let everyone = Role::everyone(gid);
     let channel = |kind, name: &str, position| Channel {
         position,
         ..Channel::new(ids.next(), kind, Some(gid), Some(name.to_string()))

@@ -99,15 +99,7 @@ mod tests {
 
     fn snapshot() -> GuildSnapshot {
         let g = Guild { id: Id(1), name: "g".into(), owner_id: Id(10), created_at: 0 };
-        let everyone = Role {
-            id: Id(1),
-            guild_id: Id(1),
-            name: "@everyone".into(),
-            color: 0,
-            position: 0,
-            permissions: Permissions::DEFAULT_EVERYONE,
-            hoist: false,
-        };
+        let everyone = Role::everyone(Id(1));
         let public = Channel::new(Id(100), ChannelKind::Text, Some(Id(1)), Some("public".into()));
         let mut secret = public.clone();
         secret.id = Id(101);

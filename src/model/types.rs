@@ -173,6 +173,22 @@ pub struct Role {
     pub hoist: bool,
 }
 
+impl Role {
+    /// A guild's @everyone role: its id is the guild's, position 0, the
+    /// default permissions every member has.
+    pub fn everyone(guild: Id) -> Role {
+        Role {
+            id: guild,
+            guild_id: guild,
+            name: "@everyone".into(),
+            color: 0,
+            position: 0,
+            permissions: Permissions::DEFAULT_EVERYONE,
+            hoist: false,
+        }
+    }
+}
+
 /// A user's membership in a guild.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Member {

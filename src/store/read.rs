@@ -48,6 +48,21 @@ pub enum HistoryQuery {
     Around(Id),
 }
 
+/// Second ids of the rows of a `(id, id)`-keyed table whose first id is
+/// `first`, from `start` on, at most `limit`.
+fn ids_under(
+    t: &impl ReadableTable<(u64, u64), ()>,
+    first: Id,
+    start: u64,
+    limit: usize,
+) -> Result<Vec<u64>, StoreError> {
+    let mut ids = Vec::new();
+    for row in t.range((first.0, start)..=(first.0, u64::MAX))?.take(limit) {
+        ids.push(row?.0.value().1);
+    }
+    Ok(ids)
+}
+
 /// Rows of a `(id, id)`-keyed table whose first id is `first`.
 fn count_under<V: Value + 'static>(t: &impl ReadableTable<(u64, u64), V>, first: Id) -> Result<usize, StoreError> {
     let mut n = 0;
@@ -128,20 +143,8 @@ pub trait Read {
 
     /// A guild's channels, sorted by (position, id).
     fn guild_channels(&self, guild: Id) -> Result<Vec<Channel>, StoreError> {
-        let ids: Vec<u64> = {
-            let t = self.table(GUILD_CHANNELS)?;
-            let mut ids = Vec::new();
-            for row in t.range((guild.0, 0)..=(guild.0, u64::MAX))? {
-                ids.push(row?.0.value().1);
-            }
-            ids
-        };
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(c) = self.channel(Id(id))? {
-                out.push(c);
-            }
-        }
+        let ids = ids_under(&self.table(GUILD_CHANNELS)?, guild, 0, usize::MAX)?;
+        let mut out = self.channels_of(ids)?;
         out.sort_by_key(|c| (c.position, c.id));
         Ok(out)
     }
@@ -303,15 +306,12 @@ pub trait Read {
 
     /// A user's DMs and group DMs.
     fn user_channels(&self, user: Id) -> Result<Vec<Channel>, StoreError> {
-        let ids: Vec<u64> = {
-            let t = self.table(USER_CHANNELS)?;
-            let mut ids = Vec::new();
-            for row in t.range((user.0, 0)..=(user.0, u64::MAX))? {
-                ids.push(row?.0.value().1);
-            }
-            ids
-        };
-        let mut out = Vec::new();
+        self.channels_of(ids_under(&self.table(USER_CHANNELS)?, user, 0, usize::MAX)?)
+    }
+
+    /// The channels with these ids (ids of deleted channels are skipped).
+    fn channels_of(&self, ids: Vec<u64>) -> Result<Vec<Channel>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(c) = self.channel(Id(id))? {
                 out.push(c);
@@ -380,21 +380,7 @@ pub trait Read {
             Some(a) => a.0 + 1,
             None => 0,
         };
-        let ids: Vec<u64> = {
-            let t = self.table(USER_CHANNELS)?;
-            let mut ids = Vec::new();
-            for row in t.range((user.0, start)..=(user.0, u64::MAX))?.take(limit) {
-                ids.push(row?.0.value().1);
-            }
-            ids
-        };
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(c) = self.channel(Id(id))? {
-                out.push(c);
-            }
-        }
-        Ok(out)
+        self.channels_of(ids_under(&self.table(USER_CHANNELS)?, user, start, limit)?)
     }
 
     /// How many group DMs a user is in.

@@ -4,37 +4,17 @@
 // block and unblock; bob changes who may message him.
 
 import { join } from 'node:path';
-import { Run, cliArgs, fail, launch, until, sleep } from './harness.mjs';
+import { Run, cliArgs, fail, fillRegistration, launch, newPerson, rest, until, sleep } from './harness.mjs';
 
 const { base: BASE, artifacts: ARTIFACTS } = cliArgs('friends.mjs');
 const run = new Run('friends stories');
 const browser = await launch();
 
-async function person(name, viewport = { width: 1280, height: 800 }) {
-  const context = await browser.newContext({ viewport, colorScheme: 'light' });
-  const page = await context.newPage();
-  run.watch(page, name);
-  return { name, context, page };
-}
+const person = (name, viewport) => newPerson(browser, run, name, viewport);
 
 async function register(p, username) {
   await p.page.goto(`${BASE}/register`);
-  await p.page.getByLabel('Username').fill(username);
-  await p.page.getByLabel('Password').fill('correct horse battery');
-  await p.page.getByRole('button', { name: 'Create account' }).click();
-  await until(() => p.page.locator('.me-name').count(), `${username} logged in`);
-}
-
-/** A REST call from the page, with its own token (setup the UI is not under test for). */
-function rest(p, method, path, body) {
-  return p.page.evaluate(async ([m, url, b]) => {
-    const res = await fetch(`/api/v1${url}`, {
-      method: m,
-      headers: { Authorization: `Bearer ${localStorage.getItem('hearth.token')}`, 'Content-Type': 'application/json' },
-      body: b === undefined ? undefined : JSON.stringify(b),
-    });
-    return res.status === 204 ? null : res.json();
-  }, [method, path, body]);
+  await fillRegistration(p, username);
 }
 
 async function send(p, text) {

@@ -110,3 +110,31 @@ export class Run {
     process.exit(code);
   }
 }
+
+/** One person: a fresh browser context (its own profile) and page, watched by `run`. */
+export async function newPerson(browser, run, name, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport, colorScheme: 'light' });
+  const page = await context.newPage();
+  run.watch(page, name);
+  return { name, context, page };
+}
+
+/** Create an account through the registration form already on the page. */
+export async function fillRegistration(p, username) {
+  await p.page.getByLabel('Username').fill(username);
+  await p.page.getByLabel('Password').fill('correct horse battery');
+  await p.page.getByRole('button', { name: 'Create account' }).click();
+  await until(() => p.page.locator('.me-name').count(), `${username} logged in`);
+}
+
+/** A REST call from the page with its own token (setup the UI is not under test for). */
+export function rest(p, method, path, body) {
+  return p.page.evaluate(async ([m, url, b]) => {
+    const res = await fetch(`/api/v1${url}`, {
+      method: m,
+      headers: { Authorization: `Bearer ${localStorage.getItem('hearth.token')}`, 'Content-Type': 'application/json' },
+      body: b === undefined ? undefined : JSON.stringify(b),
+    });
+    return res.status === 204 ? null : res.json();
+  }, [method, path, body]);
+}

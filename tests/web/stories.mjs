@@ -4,7 +4,7 @@
 // alice and bob, in two separate browser contexts.
 
 import { join } from 'node:path';
-import { Run, cliArgs, fail, launch, until } from './harness.mjs';
+import { Run, cliArgs, fail, fillRegistration, launch, newPerson, rest, until } from './harness.mjs';
 
 const { base: BASE, artifacts: ARTIFACTS } = cliArgs('stories.mjs');
 const run = new Run('web stories');
@@ -13,22 +13,9 @@ const browser = await launch();
 // playwright-core gives every context its own fresh profile (a new
 // --user-data-dir); nothing is shared between alice and bob.
 
-async function person(name, viewport = { width: 1280, height: 800 }) {
-  const context = await browser.newContext({ viewport, colorScheme: 'light' });
-  const page = await context.newPage();
-  run.watch(page, name);
-  return { name, context, page };
-}
-
-/** Whether a script injected through a message ever ran. */
+const person = (name, viewport) => newPerson(browser, run, name, viewport);
+const register = fillRegistration;
 const pwned = (p) => p.page.evaluate(() => window.__pwned === true || document.title.includes('pwned'));
-
-async function register(p, username) {
-  await p.page.getByLabel('Username').fill(username);
-  await p.page.getByLabel('Password').fill('correct horse battery');
-  await p.page.getByRole('button', { name: 'Create account' }).click();
-  await until(() => p.page.locator('.me-name').count(), `${username} logged in`);
-}
 
 async function send(p, text) {
   const box = p.page.locator('#composer');
@@ -182,21 +169,10 @@ try {
     await send(alice, 'tell me');
     await seesMessage(bob, 'tell me');
     // Only friends add each other to group DMs (the default): they befriend first.
-    const api = (p, method, path, body) => p.page.evaluate(async ([m, u, b]) => {
-      const token = localStorage.getItem('hearth.token');
-      const r = await fetch(`/api/v1${u}`, {
-        method: m, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(b),
-      });
-      if (!r.ok) throw new Error(`${u}: ${r.status} ${await r.text()}`);
-      return r.json();
-    }, [method, path, body]);
-    const me = (p) => p.page.evaluate(async () => {
-      const r = await fetch('/api/v1/users/@me', { headers: { Authorization: `Bearer ${localStorage.getItem('hearth.token')}` } });
-      return (await r.json()).id;
-    });
+    const me = async (p) => (await rest(p, 'GET', '/users/@me')).id;
     const [aliceId, bobId] = [await me(alice), await me(bob)];
-    await api(alice, 'PUT', `/users/@me/relationships/${bobId}`, { type: 'friend' });
-    await api(bob, 'PUT', `/users/@me/relationships/${aliceId}`, { type: 'friend', accept: true });
+    await rest(alice, 'PUT', `/users/@me/relationships/${bobId}`, { type: 'friend' });
+    await rest(bob, 'PUT', `/users/@me/relationships/${aliceId}`, { type: 'friend', accept: true });
     // A named group DM, started from the DM list.
     await alice.page.getByRole('button', { name: 'New group message' }).click();
     await alice.page.getByRole('checkbox', { name: /^bob/ }).check();

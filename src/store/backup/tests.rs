@@ -37,16 +37,7 @@ fn populate(txn: &WriteTransaction, messages: u64) {
     };
     txn.put_channel(&channel(11, ChannelKind::Text, Some(Id(10)), vec![])).unwrap();
     txn.put_channel(&channel(20, ChannelKind::Dm, None, vec![Id(1), Id(2)])).unwrap();
-    txn.put_role(&Role {
-        id: Id(10),
-        guild_id: Id(10),
-        name: "@everyone".into(),
-        color: 0,
-        position: 0,
-        permissions: Permissions(1024),
-        hoist: false,
-    })
-    .unwrap();
+    txn.put_role(&Role { permissions: Permissions(1024), ..Role::everyone(Id(10)) }).unwrap();
     txn.put_member(Id(10), Id(1), &MemberRecord { nick: Some("al".into()), ..MemberRecord::joined(10) }).unwrap();
     txn.put_invite(&Invite {
         code: "abcdef".into(),
