@@ -117,14 +117,13 @@ fn enc_name(enc: Encoding) -> &'static str {
     }
 }
 
-/// A MessagePack deserializer over `rest` with nesting bounded by
+/// A MessagePack deserializer over `bytes` with nesting bounded by
 /// `MAX_DECODE_DEPTH` (rmp-serde's default of 1024 recurses deep enough to
-/// overflow a worker's stack). It reads through `rest`, so what is left of it
-/// afterwards is what followed the value.
-fn msgpack_de<'a, 'b>(
-    rest: &'a mut &'b [u8],
-) -> rmp_serde::Deserializer<rmp_serde::decode::ReadReader<&'a mut &'b [u8]>> {
-    let mut de = rmp_serde::Deserializer::new(rest);
+/// overflow a worker's stack). It reads the slice in place (strings are
+/// borrowed, not read byte by byte through `io::Read`); bytes after the value
+/// are found by [`super::msgpack_len::value_len`].
+fn msgpack_de(bytes: &[u8]) -> rmp_serde::Deserializer<rmp_serde::decode::ReadRefReader<'_, [u8]>> {
+    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
     // rmp-serde refuses the n-th level for set_max_depth(n): allow MAX_DECODE_DEPTH levels.
     de.set_max_depth(MAX_DECODE_DEPTH + 1);
     de
@@ -136,14 +135,14 @@ macro_rules! decode_document {
     ($bytes:expr, $enc:expr, |$de:ident| $decode:expr) => {
         match $enc {
             Encoding::MsgPack => {
-                let mut rest: &[u8] = $bytes;
+                let mut de = msgpack_de($bytes);
                 let v = {
-                    let mut de = msgpack_de(&mut rest);
                     let $de = &mut de;
                     $decode.map_err(|e| e.to_string())?
                 };
-                if !rest.is_empty() {
-                    return Err(format!("{} bytes after the end of the MessagePack value", rest.len()));
+                let end = super::msgpack_len::value_len($bytes).unwrap_or($bytes.len());
+                if end < $bytes.len() {
+                    return Err(format!("{} bytes after the end of the MessagePack value", $bytes.len() - end));
                 }
                 Ok(v)
             }
@@ -200,8 +199,7 @@ pub fn read_nonce(bytes: &[u8], enc: Encoding) -> Option<String> {
     // A decode error after the nonce was seen does not matter.
     let _ = match enc {
         Encoding::MsgPack => {
-            let mut rest = bytes;
-            serde::de::DeserializeSeed::deserialize(nonce::InFrame(&mut found), &mut msgpack_de(&mut rest))
+            serde::de::DeserializeSeed::deserialize(nonce::InFrame(&mut found), &mut msgpack_de(bytes))
                 .map_err(|e| e.to_string())
         }
         Encoding::Json => {
