@@ -167,8 +167,13 @@ fn from_slice<T: DeserializeOwned>(bytes: &[u8], enc: Encoding) -> Result<T, Str
 /// what the docs allow, the same documents in both encodings
 /// ([`Strict`](super::strict::Strict)), and an error that names the field
 /// at fault (`d.content: invalid type: ...`).
+///
+/// Tracking the path costs on every field, so a document is first decoded
+/// without it; only one that fails is decoded again with the path tracked
+/// (decoding is deterministic: it fails at the same place) to name the field.
 pub fn decode_strict<T: DeserializeOwned>(bytes: &[u8], enc: Encoding) -> Result<T, String> {
-    decode_document!(bytes, enc, |de| serde_path_to_error::deserialize(Strict(de)))
+    let fast: Result<T, String> = (|| decode_document!(bytes, enc, |de| T::deserialize(Strict(de))))();
+    fast.or_else(|_| decode_document!(bytes, enc, |de| serde_path_to_error::deserialize(Strict(de))))
 }
 
 /// Decode MessagePack with nesting bounded by `MAX_DECODE_DEPTH` and nothing after the value.
