@@ -77,48 +77,11 @@ impl<'a> Cur<'a> {
         }
     }
 
-    /// Skip one complete value (iteratively: nesting costs no stack).
+    /// Skip one complete value (the server's own length scan: iterative, so
+    /// nesting costs no stack).
     fn skip(&mut self) -> Option<()> {
-        let mut pending: usize = 1;
-        while pending > 0 {
-            pending -= 1;
-            let b = self.byte()?;
-            let (skip, children): (usize, usize) = match b {
-                0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (0, 0),
-                0x80..=0x8f => (0, 2 * usize::from(b & 0x0f)),
-                0x90..=0x9f => (0, usize::from(b & 0x0f)),
-                0xa0..=0xbf => (usize::from(b & 0x1f), 0),
-                0xc4 | 0xd9 => (self.be(1)? as usize, 0),
-                0xc5 | 0xda => (self.be(2)? as usize, 0),
-                0xc6 | 0xdb => (self.be(4)? as usize, 0),
-                0xc7 => (self.be(1)? as usize + 1, 0),
-                0xc8 => (self.be(2)? as usize + 1, 0),
-                0xc9 => (self.be(4)? as usize + 1, 0),
-                0xca => (4, 0),
-                0xcb => (8, 0),
-                0xcc | 0xd0 => (1, 0),
-                0xcd | 0xd1 => (2, 0),
-                0xce | 0xd2 => (4, 0),
-                0xcf | 0xd3 => (8, 0),
-                0xd4 => (2, 0),
-                0xd5 => (3, 0),
-                0xd6 => (5, 0),
-                0xd7 => (9, 0),
-                0xd8 => (17, 0),
-                0xdc => (0, self.be(2)? as usize),
-                0xdd => (0, self.be(4)? as usize),
-                0xde => (0, 2 * self.be(2)? as usize),
-                0xdf => (0, 2 * self.be(4)? as usize),
-                0xc1 => return None,
-            };
-            self.take(skip)?;
-            pending = pending.checked_add(children)?;
-            // Every value takes at least one byte: more pending values than bytes is garbage.
-            if pending > self.b.len() - self.i {
-                return None;
-            }
-        }
-        Some(())
+        let n = hearth::protocol::msgpack_len::value_len(self.b.get(self.i..)?)?;
+        self.take(n).map(|_| ())
     }
 }
 

@@ -6,7 +6,7 @@ pub mod codec;
 pub mod commands;
 pub mod events;
 pub mod limits;
-mod msgpack_len;
+pub mod msgpack_len;
 mod nonce;
 pub mod op;
 pub mod strict;
