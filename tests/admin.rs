@@ -157,7 +157,7 @@ async fn stats_count_what_a_server_stored_and_a_running_server_is_refused() {
     assert_eq!(s["channels"], 2, "{s}"); // #general and the General voice channel
     assert_eq!(s["messages"], 3, "{s}");
     assert_eq!(s["tokens"], 1, "{s}");
-    assert_eq!(s["schema_version"], 2, "{s}");
+    assert_eq!(s["schema_version"], 3, "{s}");
     let (code, out, _) = admin(&data, &["stats"], "").await;
     assert_eq!(code, 0);
     assert!(out.contains("messages:       3") && out.contains("database size:"), "{out}");

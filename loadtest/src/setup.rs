@@ -67,14 +67,14 @@ pub struct State {
 }
 
 /// REST calls spread over source addresses.
-struct Rest {
+pub(crate) struct Rest {
     clients: Vec<reqwest::Client>,
     base: String,
     next: AtomicUsize,
 }
 
 impl Rest {
-    fn new(c: &Common) -> anyhow::Result<Rest> {
+    pub(crate) fn new(c: &Common) -> anyhow::Result<Rest> {
         let clients = (0..usize::from(c.sources.max(1)))
             .map(|i| {
                 reqwest::Client::builder()
@@ -87,7 +87,7 @@ impl Rest {
         Ok(Rest { clients, base: format!("http://{}/api/v1", c.addr), next: AtomicUsize::new(0) })
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -120,7 +120,7 @@ impl Rest {
     }
 }
 
-fn id(v: &Value) -> anyhow::Result<u64> {
+pub(crate) fn id(v: &Value) -> anyhow::Result<u64> {
     v.as_str().and_then(|s| s.parse().ok()).or_else(|| v.as_u64()).ok_or_else(|| anyhow!("not an id: {v}"))
 }
 

@@ -5,6 +5,7 @@
 //! Shared pieces live here too: connecting a fleet of clients with bounded
 //! concurrency, pacing sends at a total rate, and draining.
 
+pub mod actions;
 pub mod chat;
 pub mod compare;
 pub mod connect;
@@ -35,6 +36,8 @@ pub enum Scenario {
     Fanout(fanout::Args),
     /// Many guilds and channels, most small and a few large, with typing and presence.
     Chat(chat::Args),
+    /// One channel's messages edited, deleted and reacted to (a hot message) while people talk.
+    Actions(actions::Args),
     /// Connection storm: identifies per second and time to READY.
     Connect(connect::Args),
     /// Hold N idle sessions with heartbeats: server memory and CPU per session.
@@ -56,6 +59,10 @@ pub async fn run(common: &Common, scenario: &Scenario, nofile: u64) -> anyhow::R
         Scenario::Chat(a) => {
             only_hearth(common, "chat")?;
             chat::run(common, a, nofile).await?
+        }
+        Scenario::Actions(a) => {
+            only_hearth(common, "actions")?;
+            actions::run(common, a, nofile).await?
         }
         Scenario::Connect(a) => connect::run(common, a, nofile).await?,
         Scenario::Idle(a) => idle::run(common, a, nofile).await?,
