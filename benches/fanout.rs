@@ -25,7 +25,7 @@ use actix_web_actors::ws::WebsocketContext;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures_util::{stream, StreamExt};
-use hearth::actors::channel::Send as SendMessage;
+use hearth::actors::channel::{Mutate, Send as SendMessage};
 use hearth::actors::hub::{Hub, Readers, SessionRef, WorkerHub};
 use hearth::actors::online::Phase;
 use hearth::actors::session::Session;
@@ -37,7 +37,7 @@ use hearth::model::ids::IdGenerator;
 use hearth::model::{Author, Channel, ChannelKind, Guild, Id, Message, Role, TokenRecord, User, UserRecord};
 use hearth::protocol::events::event;
 use hearth::protocol::Encoding;
-use hearth::store::{MemberRecord, Store, Write};
+use hearth::store::{MemberRecord, Read, Store, Write};
 use serde::Serialize;
 
 /// Dispatches between simulated heartbeat acks: a reader of a channel with
@@ -209,6 +209,25 @@ async fn send_and_wait(core: &Arc<Core>, sink: &Sink, c: &mut Community) -> Dura
     took
 }
 
+/// React to (or take back a reaction on) `message` through the channel actor,
+/// as REST does, and wait until every reader has the dispatch.
+async fn react_and_wait(core: &Arc<Core>, sink: &Sink, c: &mut Community, message: Id, on: bool) -> Duration {
+    let addr = core.registry.channel(core, c.channel).unwrap().unwrap();
+    let ca = hearth::domain::ChannelAccess::load(&core.store.read().unwrap(), c.channel, c.owner.id).unwrap();
+    sink.expect(c.sessions.len());
+    let t = Instant::now();
+    let op = if on {
+        hearth::domain::reactions::add(&core.limits, &ca, c.owner.id, message, "👍").unwrap()
+    } else {
+        hearth::domain::reactions::remove(&core.limits, &ca, c.owner.id, c.owner.id, message, "👍").unwrap()
+    };
+    let (res, ()) = futures_util::join!(addr.send(Mutate(op)), sink.done.notified());
+    let took = t.elapsed();
+    res.unwrap().unwrap();
+    maybe_ack(c);
+    took
+}
+
 fn fanout(crit: &mut Criterion) {
     let sys = System::new();
     let dir = tempfile::tempdir().unwrap();
@@ -261,6 +280,22 @@ fn fanout(crit: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         total += send_and_wait(&core, &sink, c).await;
+                    }
+                    total
+                })
+            })
+        });
+        // A reaction on a message everyone reads: checked, committed and
+        // published by the channel actor like a send (MESSAGE_REACTION_ADD/REMOVE).
+        let hot = core.store.read().unwrap().history(c.channel, hearth::store::HistoryQuery::Latest, 1).unwrap()[0].id;
+        let mut reacted = false;
+        g.bench_function(BenchmarkId::new("reaction_via_channel_actor", n), |b| {
+            b.iter_custom(|iters| {
+                sys.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        reacted = !reacted;
+                        total += react_and_wait(&core, &sink, c, hot, reacted).await;
                     }
                     total
                 })
