@@ -186,3 +186,57 @@ pub fn users(r: &impl Read, caller: Id, cid: Id, mid: Id, raw: &str, q: &UsersPa
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::ids::IdGenerator;
+    use crate::model::{Author, ChannelKind, Guild, GuildEmoji, Role};
+    use crate::store::{MemberRecord, Store, Write};
+
+    /// A guild with a text channel, its owner, one message and one custom emoji.
+    fn lodge() -> (Store, tokio::runtime::Runtime, Channel, Id) {
+        let db = redb::Database::builder().create_with_backend(redb::backends::InMemoryBackend::new()).unwrap();
+        let store = Store::from_database(db, Arc::new(IdGenerator::new(0))).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let g = Guild { id: Id(10), name: "Lodge".into(), owner_id: Id(1), created_at: 0 };
+        let c = Channel::new(Id(11), ChannelKind::Text, Some(g.id), Some("general".into()));
+        let author = Author { id: Id(1), username: "alice".into(), display_name: None };
+        let m = Message::new(Id(12), c.id, Some(g.id), author, "hi".into());
+        let emoji = GuildEmoji { id: Id(30), guild_id: g.id, name: "party".into(), animated: true, creator_id: Id(1) };
+        let ch = c.clone();
+        rt.block_on(store.write(move |w| -> Result<(), AppError> {
+            w.put_guild(&g)?;
+            w.put_channel(&ch)?;
+            w.put_role(&Role::everyone(g.id))?;
+            w.put_member(g.id, Id(1), &MemberRecord::joined(0))?;
+            w.put_message(&m)?;
+            w.put_guild_emoji(&emoji)?;
+            Ok(())
+        }))
+        .unwrap();
+        (store, rt, c, Id(12))
+    }
+
+    #[test]
+    fn a_custom_emoji_of_the_guild_reacts_with_its_name_and_id() {
+        let (store, rt, c, mid) = lodge();
+        let limits = Limits::new(1000.0);
+        let ca = ChannelAccess::load(&store.read().unwrap(), c.id, Id(1)).unwrap();
+        let op = add(&limits, &ca, Id(1), mid, "whatever:30").unwrap();
+        let (_, events) = rt.block_on(store.write(move |w| op(w, Id(99)))).unwrap();
+        let ChannelEvent::ReactionAdded(ev) = &events[0] else { panic!("{events:?}") };
+        assert_eq!(ev.emoji, ReactionEmoji { id: Some(Id(30)), name: "party".into(), animated: true });
+        let m = store.read().unwrap().message(c.id, mid).unwrap().unwrap();
+        assert_eq!(m.reactions[0].count, 1);
+
+        // An id that is not one of the guild's emoji: refused, nothing written.
+        let op = add(&limits, &ca, Id(1), mid, "party:31").unwrap();
+        let err = rt.block_on(store.write(move |w| op(w, Id(100)))).unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnknownEmoji);
+        let m = store.read().unwrap().message(c.id, mid).unwrap().unwrap();
+        assert_eq!(m.reactions.len(), 1);
+    }
+}
