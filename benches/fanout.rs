@@ -99,16 +99,17 @@ struct Identify<'a> {
 }
 
 fn message(n: u64) -> Message {
-    Message {
-        id: Id(250_000_000_000_000_000 + n),
-        channel_id: Id(250_000_000_000_000_001),
-        guild_id: Some(Id(250_000_000_000_000_002)),
-        author: Author { id: Id(250_000_000_000_000_003), username: "alice".into(), display_name: None },
-        // 100 bytes, the loadtest's fan-out payload.
-        content: "x".repeat(100),
-        nonce: None,
-        created_at: 1_795_431_945_943,
-    }
+    let author = Author { id: Id(250_000_000_000_000_003), username: "alice".into(), display_name: None };
+    // 100 bytes, the loadtest's fan-out payload.
+    let mut m = Message::new(
+        Id(250_000_000_000_000_000 + n),
+        Id(250_000_000_000_000_001),
+        Some(Id(250_000_000_000_000_002)),
+        author,
+        "x".repeat(100),
+    );
+    m.created_at = 1_795_431_945_943;
+    m
 }
 
 /// Store a guild with `n` members and a text channel, then connect and identify one session per member.
@@ -199,7 +200,7 @@ async fn send_and_wait(core: &Arc<Core>, sink: &Sink, c: &mut Community) -> Dura
     let t = Instant::now();
     let sent = addr.send(SendMessage {
         author: c.owner.clone(),
-        draft: hearth::domain::messages::Draft { content: "x".repeat(100), nonce: None },
+        draft: hearth::domain::messages::Draft::new(&"x".repeat(100), None).expect("a valid draft"),
     });
     let (res, ()) = futures_util::join!(sent, sink.done.notified());
     let took = t.elapsed();

@@ -16,19 +16,19 @@ use hearth::store::{HistoryQuery, Read, Store, Write};
 use serde::Serialize;
 
 fn message(i: u64) -> Message {
-    Message {
-        id: Id(250_000_000_000_000_000 + i),
-        channel_id: Id(250_000_000_000_000_001),
-        guild_id: Some(Id(250_000_000_000_000_002)),
-        author: Author {
-            id: Id(250_000_000_000_000_003),
-            username: "alice".into(),
-            display_name: Some("Alice".into()),
-        },
-        content: "the quick brown fox jumps over the lazy dog — a typical short chat line".into(),
-        nonce: Some("n-123".into()),
-        created_at: 1_795_431_945_943,
-    }
+    let author =
+        Author { id: Id(250_000_000_000_000_003), username: "alice".into(), display_name: Some("Alice".into()) };
+    let content = "the quick brown fox jumps over the lazy dog — a typical short chat line".to_string();
+    let mut m = Message::new(
+        Id(250_000_000_000_000_000 + i),
+        Id(250_000_000_000_000_001),
+        Some(Id(250_000_000_000_000_002)),
+        author,
+        content,
+    );
+    m.nonce = Some("n-123".into());
+    m.created_at = 1_795_431_945_943;
+    m
 }
 
 #[derive(Serialize)]

@@ -56,6 +56,8 @@ pub const DM_OPENS: Rule = Rule { name: "dm_opens", burst: 10, every: Duration::
 pub const GROUP_DM_ADDS: Rule = Rule { name: "group_dm_adds", burst: 5, every: Duration::from_secs(60) };
 /// Friend requests sent (by id or username) per user: 10 at once, then 1 per 30 s.
 pub const FRIEND_REQUESTS: Rule = Rule { name: "friend_requests", burst: 10, every: Duration::from_secs(30) };
+/// Reactions added or removed per user (any message): 10 at once, then 4 per second.
+pub const REACTIONS: Rule = Rule { name: "reactions", burst: 10, every: Duration::from_millis(250) };
 /// Rejected gateway commands in a row after which the connection is closed (4008).
 pub const GATEWAY_STRIKES: u32 = 10;
 
@@ -74,6 +76,7 @@ pub const RULES: &[Rule] = &[
     DM_OPENS,
     GROUP_DM_ADDS,
     FRIEND_REQUESTS,
+    REACTIONS,
 ];
 
 fn quota(rule: Rule, scale: f64) -> Quota {
@@ -136,6 +139,7 @@ pub struct Limits {
     dm_opens: Keyed<Id>,
     group_dm_adds: Keyed<Id>,
     friend_requests: Keyed<Id>,
+    reactions: Keyed<Id>,
     /// Multiplier applied to every rule (1.0 in production).
     pub scale: f64,
 }
@@ -157,6 +161,7 @@ impl Limits {
             dm_opens: Keyed::new(DM_OPENS, scale),
             group_dm_adds: Keyed::new(GROUP_DM_ADDS, scale),
             friend_requests: Keyed::new(FRIEND_REQUESTS, scale),
+            reactions: Keyed::new(REACTIONS, scale),
             scale,
         }
     }
@@ -214,6 +219,11 @@ impl Limits {
         self.friend_requests.check(&user)
     }
 
+    /// A reaction added or removed by `user`.
+    pub fn reaction(&self, user: Id) -> Result<(), AppError> {
+        self.reactions.check(&user)
+    }
+
     /// Forget keys whose buckets are full again (bounds memory).
     pub fn prune(&self) {
         self.message_sends.prune();
@@ -228,6 +238,7 @@ impl Limits {
         self.dm_opens.prune();
         self.group_dm_adds.prune();
         self.friend_requests.prune();
+        self.reactions.prune();
     }
 }
 

@@ -4,8 +4,10 @@
 //! Per message: check the sender's permission against the guild snapshot,
 //! assign a snowflake, queue the write to the group-committing store writer,
 //! and only after the commit encode the event once and deliver it to the
-//! readers, grouped by worker. Writes are acknowledged and published in id
-//! order even when several are in flight.
+//! readers, grouped by worker. Edits, deletes, reactions and pins
+//! ([`Mutate`]) queue their writes the same way. Writes are published in the
+//! order they were queued (which is commit order) even when several are in
+//! flight, so nobody hears of an edit before the message it edits.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,14 +17,17 @@ use actix::prelude::*;
 use super::hub::{Readers, SessionRef};
 use crate::core::Core;
 use crate::domain::access;
+use crate::domain::compose::compose;
+use crate::domain::message_actions::put_stored;
 use crate::domain::messages::{self, Draft};
+use crate::domain::{ChannelEvent, ChannelOp};
 use crate::errors::AppError;
 use crate::metrics;
 use crate::model::snapshot::GuildSnapshot;
 use crate::model::{Author, Channel, ChannelKind, Id, Message as ChatMessage, Permissions, User};
 use crate::protocol::events::{event, TypingStart};
 use crate::protocol::SharedEvent;
-use crate::store::{Read, Write};
+use crate::store::Read;
 use crate::util::now_ms;
 
 /// One channel's actor.
@@ -31,8 +36,11 @@ pub struct ChannelActor {
     channel: Channel,
     /// For guild channels: the guild's snapshot and this channel's readers.
     guild: Option<(Arc<GuildSnapshot>, Readers, Recipient<Detach>)>,
-    /// Messages written but not yet published, by id (None = still committing).
-    pending: BTreeMap<Id, Option<ChatMessage>>,
+    /// Writes queued but not yet published, in queue order: their events once
+    /// committed (None = still committing).
+    pending: BTreeMap<u64, Option<Vec<ChannelEvent>>>,
+    /// Number of the next queued write.
+    next_write: u64,
     /// Slow mode: when each user last sent here.
     last_sent: std::collections::HashMap<Id, std::time::Instant>,
     last_activity: std::time::Instant,
@@ -46,6 +54,7 @@ impl ChannelActor {
             channel,
             guild: None,
             pending: BTreeMap::new(),
+            next_write: 0,
             last_sent: std::collections::HashMap::new(),
             last_activity: std::time::Instant::now(),
         }
@@ -101,19 +110,58 @@ impl ChannelActor {
         Ok(())
     }
 
+    /// Queue a write: its number, in the order of publication.
+    fn queue(&mut self) -> u64 {
+        let n = self.next_write;
+        self.next_write += 1;
+        self.pending.insert(n, None);
+        n
+    }
+
+    /// A queued write finished: publish it (and whatever waited behind it).
+    fn finish(&mut self, n: u64, events: Option<Vec<ChannelEvent>>) {
+        match events {
+            Some(evs) => {
+                self.pending.insert(n, Some(evs));
+            }
+            None => {
+                self.pending.remove(&n);
+            }
+        }
+        self.publish_ready();
+    }
+
     fn publish_ready(&mut self) {
         while let Some(entry) = self.pending.first_entry() {
             if entry.get().is_none() {
                 break;
             }
-            if let Some(m) = entry.remove() {
-                let readers = self.readers();
-                metrics::MESSAGES.inc();
+            let Some(events) = entry.remove() else { continue };
+            let readers = self.readers();
+            for ev in events {
+                if matches!(ev, ChannelEvent::Created(_)) {
+                    metrics::MESSAGES.inc();
+                }
                 if !readers.is_empty() {
-                    readers.deliver(SharedEvent::new(event::MESSAGE_CREATE, &m, readers.wants_json()));
+                    readers.deliver(encode(&ev, readers.wants_json()));
                 }
             }
         }
+    }
+}
+
+/// Encode a channel event once, for every reader.
+fn encode(ev: &ChannelEvent, json: bool) -> Arc<SharedEvent> {
+    match ev {
+        ChannelEvent::Created(m) => SharedEvent::new(event::MESSAGE_CREATE, m, json),
+        ChannelEvent::Updated(m) => SharedEvent::new(event::MESSAGE_UPDATE, m, json),
+        ChannelEvent::Deleted(d) => SharedEvent::new(event::MESSAGE_DELETE, d, json),
+        ChannelEvent::DeletedBulk(d) => SharedEvent::new(event::MESSAGE_DELETE_BULK, d, json),
+        ChannelEvent::ReactionAdded(r) => SharedEvent::new(event::MESSAGE_REACTION_ADD, r, json),
+        ChannelEvent::ReactionRemoved(r) => SharedEvent::new(event::MESSAGE_REACTION_REMOVE, r, json),
+        ChannelEvent::ReactionsCleared(r) => SharedEvent::new(event::MESSAGE_REACTION_REMOVE_ALL, r, json),
+        ChannelEvent::EmojiCleared(r) => SharedEvent::new(event::MESSAGE_REACTION_REMOVE_EMOJI, r, json),
+        ChannelEvent::Pins(p) => SharedEvent::new(event::CHANNEL_PINS_UPDATE, p, json),
     }
 }
 
@@ -278,7 +326,7 @@ impl Handler<ReloadDm> for ChannelActor {
 pub struct Send {
     /// The author.
     pub author: User,
-    /// Validated content and nonce.
+    /// Validated content, embeds, reply and mention rules.
     pub draft: Draft,
 }
 
@@ -293,36 +341,54 @@ impl Handler<Send> for ChannelActor {
             return Box::pin(actix::fut::ready(Err(e)));
         }
         let id = self.core.store.ids().next();
-        let m = ChatMessage {
-            id,
-            channel_id: self.channel.id,
-            guild_id: self.channel.guild_id,
-            author: Author::from(&msg.author),
-            content: msg.draft.content,
-            nonce: msg.draft.nonce,
-            created_at: id.timestamp_ms(),
-        };
-        self.pending.insert(id, None);
-        let stored = m.clone();
+        let author = Author::from(&msg.author);
+        let perms = self.permissions(author.id);
+        let channel = self.channel.clone();
+        let n = self.queue();
+        let draft = msg.draft;
         let write = self.core.store.write(move |w| {
             // The channel may have been deleted since this actor loaded it.
-            if w.channel(stored.channel_id)?.is_none() {
+            if w.channel(channel.id)?.is_none() {
                 return Err(AppError::unknown_channel());
             }
-            w.put_message(&stored)?;
-            Ok(())
+            let m = compose(w, &channel, author, perms, draft, id)?;
+            put_stored(w, &m)?;
+            Ok(m)
         });
-        Box::pin(write.into_actor(self).map(move |res, act, _| {
-            match &res {
-                Ok(()) => {
-                    act.pending.insert(id, Some(m.clone()));
-                }
-                Err(_) => {
-                    act.pending.remove(&id);
-                }
+        Box::pin(write.into_actor(self).map(move |res: Result<ChatMessage, AppError>, act, _| {
+            act.finish(n, res.as_ref().ok().map(|m| vec![ChannelEvent::Created(m.clone())]));
+            res
+        }))
+    }
+}
+
+/// Change messages of this channel (edit, delete, react, pin): the domain's
+/// operation runs in the next group commit, ordered with the channel's sends,
+/// and its events are published after the commit.
+pub struct Mutate<T>(pub ChannelOp<T>);
+
+impl<T: std::marker::Send + 'static> actix::Message for Mutate<T> {
+    type Result = Result<T, AppError>;
+}
+
+impl<T: std::marker::Send + 'static> Handler<Mutate<T>> for ChannelActor {
+    type Result = ResponseActFuture<Self, Result<T, AppError>>;
+
+    fn handle(&mut self, msg: Mutate<T>, _: &mut Context<Self>) -> Self::Result {
+        self.last_activity = std::time::Instant::now();
+        let id = self.core.store.ids().next();
+        let n = self.queue();
+        let op = msg.0;
+        let write = self.core.store.write(move |w| op(w, id));
+        Box::pin(write.into_actor(self).map(move |res: Result<(T, Vec<ChannelEvent>), AppError>, act, _| match res {
+            Ok((t, events)) => {
+                act.finish(n, Some(events));
+                Ok(t)
             }
-            act.publish_ready();
-            res.map(|()| m)
+            Err(e) => {
+                act.finish(n, None);
+                Err(e)
+            }
         }))
     }
 }

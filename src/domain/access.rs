@@ -14,7 +14,11 @@ use crate::store::{Read, StoreError};
 /// (and nothing in guild channels, which overwrites and roles govern).
 pub fn dm_permissions(channel: &Channel, user: Id) -> Permissions {
     if channel.guild_id.is_none() && channel.recipients.contains(&user) {
-        Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES | Permissions::READ_MESSAGE_HISTORY
+        Permissions::VIEW_CHANNEL
+            | Permissions::SEND_MESSAGES
+            | Permissions::READ_MESSAGE_HISTORY
+            | Permissions::ADD_REACTIONS
+            | Permissions::EMBED_LINKS
     } else {
         Permissions::NONE
     }

@@ -3,7 +3,10 @@
 //! client ever hears of a change a crash could take back.
 
 use crate::model::relationships::{PrivacySettings, RelationshipKind};
-use crate::model::{Channel, Id, User};
+use crate::model::{Channel, Id, Message, User};
+use crate::protocol::message_events::{
+    MessageDelete, MessageDeleteBulk, PinsUpdate, ReactionEvent, ReactionRemoveAll, ReactionRemoveEmoji,
+};
 
 /// What changed in a guild, so that its actor re-reads just that and tells
 /// the members (and pushes new reader sets to channel actors).
@@ -145,3 +148,36 @@ mod tests {
         assert_eq!(r, vec![Id(1)]);
     }
 }
+
+/// A committed change to a channel's messages, for everyone who can view the
+/// channel. The channel actor publishes these in commit order, after the
+/// messages sent before them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChannelEvent {
+    /// MESSAGE_CREATE (a system message such as a pin notice).
+    Created(Message),
+    /// MESSAGE_UPDATE.
+    Updated(Message),
+    /// MESSAGE_DELETE.
+    Deleted(MessageDelete),
+    /// MESSAGE_DELETE_BULK.
+    DeletedBulk(MessageDeleteBulk),
+    /// MESSAGE_REACTION_ADD.
+    ReactionAdded(ReactionEvent),
+    /// MESSAGE_REACTION_REMOVE.
+    ReactionRemoved(ReactionEvent),
+    /// MESSAGE_REACTION_REMOVE_ALL.
+    ReactionsCleared(ReactionRemoveAll),
+    /// MESSAGE_REACTION_REMOVE_EMOJI.
+    EmojiCleared(ReactionRemoveEmoji),
+    /// CHANNEL_PINS_UPDATE.
+    Pins(PinsUpdate),
+}
+
+/// A change to a channel's messages, run by the channel's actor inside the
+/// next group commit (so it is ordered with the channel's sends): given the
+/// write transaction and a fresh id (for a message or version it creates),
+/// it checks, writes, and answers with its result and the events to publish.
+/// Like every write, it must not change anything when it fails.
+pub type ChannelOp<T> =
+    Box<dyn FnOnce(&redb::WriteTransaction, Id) -> Result<(T, Vec<ChannelEvent>), crate::errors::AppError> + Send>;

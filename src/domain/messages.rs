@@ -11,24 +11,10 @@ use serde::Deserialize;
 use super::access::{require_in_channel, ChannelAccess};
 use crate::errors::{AppError, ErrorCode};
 use crate::model::limits::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
-use crate::model::{validate, Id, Permissions};
-use crate::store::{HistoryQuery, Read};
+use crate::model::{Id, Message, Permissions};
+use crate::store::{HistoryQuery, MessageRead, Read};
 
-/// A message ready to be sent: content trimmed and within limits, nonce checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Draft {
-    /// Validated content.
-    pub content: String,
-    /// The client's nonce, echoed back.
-    pub nonce: Option<String>,
-}
-
-impl Draft {
-    /// Validate what a client sent.
-    pub fn new(content: &str, nonce: Option<String>) -> Result<Draft, AppError> {
-        Ok(Draft { content: validate::content(content)?, nonce: validate::nonce(nonce)? })
-    }
-}
+pub use super::compose::{Draft, SendBody};
 
 /// 404 if the sender cannot see the channel, 403 without SEND_MESSAGES.
 pub fn check_send(perms: Permissions) -> Result<(), AppError> {
@@ -90,35 +76,42 @@ impl HistoryParams {
 }
 
 /// A page of history, if the caller may read it.
-pub fn history(
-    r: &impl Read,
-    caller: Id,
-    channel: Id,
-    params: &HistoryParams,
-) -> Result<Vec<crate::model::Message>, AppError> {
+pub fn history(r: &impl Read, caller: Id, channel: Id, params: &HistoryParams) -> Result<Vec<Message>, AppError> {
     let ca = ChannelAccess::load(r, channel, caller)?;
     ca.require(Permissions::READ_MESSAGE_HISTORY)?;
     let (q, limit) = params.query()?;
-    Ok(r.history(channel, q, limit)?)
+    let mut page = r.history(channel, q, limit)?;
+    present(r, caller, &mut page)?;
+    Ok(page)
+}
+
+/// Make stored messages into what `reader` sees: each reply's picture of its
+/// original (null once the original is gone) and `me` on each reaction.
+pub fn present(r: &impl Read, reader: Id, msgs: &mut [Message]) -> Result<(), AppError> {
+    for m in msgs.iter_mut() {
+        if let Some(re) = m.message_reference.filter(|_| m.kind == crate::model::MessageKind::Reply) {
+            m.referenced_message = r.message(re.channel_id, re.message_id)?.map(|o| super::compose::excerpt(&o));
+        }
+        for re in m.reactions.iter_mut() {
+            re.me = r.reacted(m.channel_id, m.id, &re.emoji.as_ref().key(), reader)?;
+        }
+    }
+    Ok(())
 }
 
 /// One message, if the caller may read it.
-pub fn get(r: &impl Read, caller: Id, channel: Id, message: Id) -> Result<crate::model::Message, AppError> {
+pub fn get(r: &impl Read, caller: Id, channel: Id, message: Id) -> Result<Message, AppError> {
     let ca = ChannelAccess::load(r, channel, caller)?;
     ca.require(Permissions::READ_MESSAGE_HISTORY)?;
-    r.message(channel, message)?.ok_or_else(AppError::unknown_message)
+    let mut m = [r.message(channel, message)?.ok_or_else(AppError::unknown_message)?];
+    present(r, caller, &mut m)?;
+    let [m] = m;
+    Ok(m)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn drafts_are_trimmed_and_bounded() {
-        assert_eq!(Draft::new("  hi  ", None).unwrap().content, "hi");
-        assert!(Draft::new("   ", None).is_err());
-        assert!(Draft::new("x", Some("n".repeat(65))).is_err());
-    }
 
     #[test]
     fn slow_mode_counts_from_the_last_send() {

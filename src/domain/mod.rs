@@ -16,6 +16,7 @@
 pub mod access;
 pub mod accounts;
 pub mod channels;
+pub mod compose;
 pub mod contacts;
 pub mod dms;
 pub mod effects;
@@ -23,12 +24,15 @@ pub mod guilds;
 pub mod input;
 pub mod invites;
 pub mod members;
+pub mod message_actions;
 pub mod messages;
 pub mod patch;
+pub mod pins;
 pub mod privacy;
+pub mod reactions;
 pub mod relationships;
 pub mod roles;
 pub mod voice;
 
 pub use access::{ChannelAccess, GuildAccess};
-pub use effects::{Change, Effect, Effects};
+pub use effects::{Change, ChannelEvent, ChannelOp, Effect, Effects};

@@ -29,6 +29,9 @@ pub struct NewRole {
     /// Shown separately in the member list.
     #[serde(default)]
     pub hoist: bool,
+    /// Anyone may ping it.
+    #[serde(default)]
+    pub mentionable: bool,
 }
 
 /// Changes to a role; absent fields stay as they are.
@@ -42,6 +45,8 @@ pub struct RolePatch {
     pub permissions: Option<Permissions>,
     /// New hoist flag.
     pub hoist: Option<bool>,
+    /// New mentionable flag.
+    pub mentionable: Option<bool>,
 }
 
 /// Where one role goes in a reorder.
@@ -84,6 +89,7 @@ pub async fn create(store: &Store, caller: Id, gid: Id, b: NewRole) -> Result<(R
         position: 1,
         permissions,
         hoist: b.hoist,
+        mentionable: b.mentionable,
     };
     let r = role.clone();
     store
@@ -106,7 +112,13 @@ pub async fn create(store: &Store, caller: Id, gid: Id, b: NewRole) -> Result<(R
 
 /// Change a role (MANAGE_ROLES, below the caller's highest role).
 pub async fn update(store: &Store, caller: Id, gid: Id, rid: Id, b: RolePatch) -> Result<(Role, Effects), AppError> {
-    patch::require_fields(&[b.name.is_some(), b.color.is_some(), b.permissions.is_some(), b.hoist.is_some()])?;
+    patch::require_fields(&[
+        b.name.is_some(),
+        b.color.is_some(),
+        b.permissions.is_some(),
+        b.hoist.is_some(),
+        b.mentionable.is_some(),
+    ])?;
     let ga = GuildAccess::load(&store.read()?, gid, caller)?;
     let role = role_of(&ga, rid)?;
     ga.require(Permissions::MANAGE_ROLES)?;
@@ -135,6 +147,9 @@ pub async fn update(store: &Store, caller: Id, gid: Id, rid: Id, b: RolePatch) -
                 }
                 if let Some(p) = b.permissions {
                     r.permissions = p;
+                }
+                if let Some(m) = b.mentionable {
+                    r.mentionable = m;
                 }
                 if let Some(h) = b.hoist {
                     r.hoist = h;

@@ -15,6 +15,7 @@ pub mod members;
 pub mod messages;
 pub mod meta;
 pub mod origin;
+pub mod reactions;
 pub mod relationships;
 pub mod request_id;
 pub mod roles;
@@ -121,6 +122,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         roles::routes(&mut r);
         channels::routes(&mut r);
         messages::routes(&mut r);
+        reactions::routes(&mut r);
         invites::routes(&mut r);
         dms::routes(&mut r);
         relationships::routes(&mut r);

@@ -59,3 +59,47 @@ pub const MAX_RELATIONSHIPS: usize = 1000;
 pub const MAX_GROUP_DMS_PER_USER: usize = 100;
 /// Largest (and default) page of `GET /api/v1/users/@me/channels`.
 pub const MAX_PRIVATE_CHANNELS_PAGE: u32 = 200;
+/// Characters of the original a reply carries in `referenced_message.content`.
+pub const MAX_REPLY_EXCERPT_CHARS: usize = 100;
+/// Earlier versions kept per edited message (the oldest is dropped past this).
+pub const MAX_MESSAGE_VERSIONS: usize = 20;
+/// Fewest messages a bulk delete takes.
+pub const MIN_BULK_DELETE: usize = 2;
+/// Most messages a bulk delete takes.
+pub const MAX_BULK_DELETE: usize = 100;
+/// Oldest message a bulk delete may remove (14 days), in seconds.
+pub const MAX_BULK_DELETE_AGE_SECS: u64 = 14 * 24 * 3600;
+/// Distinct emoji reacted with on one message.
+pub const MAX_REACTION_EMOJIS_PER_MESSAGE: usize = 20;
+/// Largest page of users who reacted with an emoji.
+pub const MAX_REACTION_USERS_PAGE: u32 = 100;
+/// Page of users who reacted when the client gives no limit.
+pub const DEFAULT_REACTION_USERS_PAGE: u32 = 25;
+/// Pinned messages per channel.
+pub const MAX_PINS_PER_CHANNEL: usize = 50;
+/// Distinct users, roles and channels one message may mention, together.
+pub const MAX_MENTIONS_PER_MESSAGE: usize = 50;
+/// Ids in `allowed_mentions.users` or `allowed_mentions.roles`.
+pub const MAX_ALLOWED_MENTIONS_IDS: usize = 100;
+/// Longest custom emoji name, in characters.
+pub const MAX_EMOJI_NAME_CHARS: usize = 32;
+/// Embeds per message.
+pub const MAX_EMBEDS_PER_MESSAGE: usize = 10;
+/// Embed title, in characters.
+pub const MAX_EMBED_TITLE_CHARS: usize = 256;
+/// Embed description, in characters.
+pub const MAX_EMBED_DESCRIPTION_CHARS: usize = 4096;
+/// Fields per embed.
+pub const MAX_EMBED_FIELDS: usize = 25;
+/// Embed field name, in characters.
+pub const MAX_EMBED_FIELD_NAME_CHARS: usize = 256;
+/// Embed field value, in characters.
+pub const MAX_EMBED_FIELD_VALUE_CHARS: usize = 1024;
+/// Embed footer text, in characters.
+pub const MAX_EMBED_FOOTER_CHARS: usize = 2048;
+/// Embed author name, in characters.
+pub const MAX_EMBED_AUTHOR_CHARS: usize = 256;
+/// All text of a message's embeds together, in characters.
+pub const MAX_EMBED_TOTAL_CHARS: usize = 6000;
+/// Longest URL in an embed, in bytes.
+pub const MAX_EMBED_URL_BYTES: usize = 2048;

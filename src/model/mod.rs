@@ -1,8 +1,12 @@
 //! The domain: ids, permissions and the records Hearth keeps, with the pure
 //! rules that govern them. Nothing here does I/O.
 
+pub mod embed;
+pub mod emoji;
 pub mod ids;
 pub mod limits;
+pub mod mentions;
+pub mod message;
 pub mod permissions;
 pub mod relationships;
 pub mod snapshot;
@@ -10,5 +14,6 @@ pub mod types;
 pub mod validate;
 
 pub use ids::Id;
+pub use message::*;
 pub use permissions::Permissions;
 pub use types::*;

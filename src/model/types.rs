@@ -171,6 +171,9 @@ pub struct Role {
     /// Show members with this role separately in the member list.
     #[serde(default)]
     pub hoist: bool,
+    /// Anyone may ping it with `<@&id>` (otherwise only holders of `mention_everyone`).
+    #[serde(default)]
+    pub mentionable: bool,
 }
 
 impl Role {
@@ -185,6 +188,7 @@ impl Role {
             position: 0,
             permissions: Permissions::DEFAULT_EVERYONE,
             hoist: false,
+            mentionable: false,
         }
     }
 }
@@ -208,42 +212,6 @@ pub struct Member {
     /// Server-deafened in voice (by someone with deafen_members).
     #[serde(default)]
     pub deaf: bool,
-}
-
-/// The author of a message as captured when it was sent.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Author {
-    /// User id.
-    pub id: Id,
-    /// Username at sending time.
-    pub username: String,
-    /// Display name at sending time.
-    pub display_name: Option<String>,
-}
-
-impl From<&User> for Author {
-    fn from(u: &User) -> Self {
-        Author { id: u.id, username: u.username.clone(), display_name: u.display_name.clone() }
-    }
-}
-
-/// A message in a channel.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Message {
-    /// Message id (its creation time is in the id).
-    pub id: Id,
-    /// The channel.
-    pub channel_id: Id,
-    /// The guild, for guild channels.
-    pub guild_id: Option<Id>,
-    /// Who sent it.
-    pub author: Author,
-    /// Text, 1–4000 characters after trimming.
-    pub content: String,
-    /// The client's nonce, echoed back so it can match its pending message.
-    pub nonce: Option<String>,
-    /// Unix milliseconds at creation.
-    pub created_at: u64,
 }
 
 /// A guild invite.

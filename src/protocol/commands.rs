@@ -3,7 +3,9 @@
 use serde::Deserialize;
 
 use crate::logging::Secret;
-use crate::model::{Id, Status};
+use crate::model::embed::Embed;
+use crate::model::mentions::AllowedMentions;
+use crate::model::{Id, ReplyTo, Status};
 
 /// op 2 IDENTIFY.
 #[derive(Debug, Clone, Deserialize)]
@@ -57,11 +59,21 @@ pub struct RequestGuildMembers {
 pub struct SendMessage {
     /// Target channel.
     pub channel_id: Id,
-    /// Text, 1–4000 characters after trimming.
+    /// Text, 1–4000 characters after trimming (may be empty with embeds).
+    #[serde(default)]
     pub content: String,
     /// Echoed back in the ACK (op 41) and in MESSAGE_CREATE.
     #[serde(default)]
     pub nonce: Option<String>,
+    /// Rich embeds (needs `embed_links`).
+    #[serde(default)]
+    pub embeds: Vec<Embed>,
+    /// The message this one replies to.
+    #[serde(default)]
+    pub message_reference: Option<ReplyTo>,
+    /// Which written mentions may ping.
+    #[serde(default)]
+    pub allowed_mentions: Option<AllowedMentions>,
 }
 
 /// op 42 TYPING.

@@ -59,6 +59,22 @@ events! {
     GUILD_ROLE_DELETE;
     /// A message was sent in a channel the user can view.
     MESSAGE_CREATE;
+    /// A message was edited, pinned or unpinned (the whole message).
+    MESSAGE_UPDATE;
+    /// A message was deleted.
+    MESSAGE_DELETE;
+    /// Several messages of one channel were deleted at once.
+    MESSAGE_DELETE_BULK;
+    /// Someone reacted to a message.
+    MESSAGE_REACTION_ADD;
+    /// Someone's reaction was taken back or removed.
+    MESSAGE_REACTION_REMOVE;
+    /// Every reaction of a message was removed.
+    MESSAGE_REACTION_REMOVE_ALL;
+    /// Every reaction with one emoji was removed from a message.
+    MESSAGE_REACTION_REMOVE_EMOJI;
+    /// A channel's pins changed.
+    CHANNEL_PINS_UPDATE;
     /// A user's presence changed.
     PRESENCE_UPDATE;
     /// Someone started typing.

@@ -6,6 +6,7 @@ pub mod codec;
 pub mod commands;
 pub mod events;
 pub mod limits;
+pub mod message_events;
 pub mod msgpack_len;
 mod nonce;
 pub mod op;

@@ -440,15 +440,8 @@ mod tests {
         let chan = |id: Id, kind, guild_id| Channel::new(id, kind, guild_id, None);
         let general = chan(ids.next(), ChannelKind::Text, Some(guild.id));
         let dm = chan(ids.next(), ChannelKind::Dm, None);
-        let msg = Message {
-            id: ids.next(),
-            channel_id: general.id,
-            guild_id: Some(guild.id),
-            author: (&alice.user).into(),
-            content: "hello".into(),
-            nonce: None,
-            created_at: 1,
-        };
+        let mut msg = Message::new(ids.next(), general.id, Some(guild.id), (&alice.user).into(), "hello".into());
+        msg.created_at = 1;
         let (g, a, b) = (guild.clone(), alice.clone(), bob.clone());
         let (t1, t2) = (ids.next(), ids.next());
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();

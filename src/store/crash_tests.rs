@@ -273,15 +273,10 @@ fn message(i: usize, size: usize, author: &User) -> Message {
     let fill = char::from(b'a' + (i % 26) as u8);
     let mut content = format!("m{i:04} ");
     content.extend(std::iter::repeat_n(fill, size));
-    Message {
-        id: Id(0),
-        channel_id: Id(channel),
-        guild_id: Some(Id(99)),
-        author: Author::from(author),
-        content,
-        nonce: Some(format!("n{i}")),
-        created_at: 0,
-    }
+    let mut m = Message::new(Id(0), Id(channel), Some(Id(99)), Author::from(author), content);
+    m.nonce = Some(format!("n{i}"));
+    m.created_at = 0;
+    m
 }
 
 /// Run the workload on `disk` until the end or until the power is gone.

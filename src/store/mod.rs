@@ -9,6 +9,7 @@ pub mod backup;
 #[cfg(test)]
 mod crash_tests;
 pub mod limits;
+mod messages;
 mod read;
 mod tables;
 mod write;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase};
 
+pub use messages::{MessageRead, MessageWrite};
 pub use read::{join_member, HistoryQuery, MemberRecord, Read};
 pub use tables::SCHEMA_VERSION;
 pub use write::Write;

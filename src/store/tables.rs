@@ -10,7 +10,7 @@ use super::StoreError;
 
 /// Schema version this build writes. Bump it and add a step to [`migrate`]
 /// whenever the layout changes incompatibly.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// Key/value metadata: `schema_version`, `id_high_water`.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -51,6 +51,17 @@ pub const RELATIONSHIPS: TableDefinition<(u64, u64), u8> = TableDefinition::new(
 /// user id → `PrivacySettings` (absent: the defaults).
 pub const USER_SETTINGS: TableDefinition<u64, &[u8]> = TableDefinition::new("user_settings");
 
+/// (channel id, message id, emoji key, user id) → (): who reacted with what.
+/// Emoji keys are `u:` + a Unicode emoji or `c:` + a custom emoji id.
+pub const REACTIONS: TableDefinition<(u64, u64, &str, u64), ()> = TableDefinition::new("reactions");
+/// (channel id, message id, version id) → `MessageVersion`: earlier versions of
+/// edited messages, oldest first.
+pub const MESSAGE_VERSIONS: TableDefinition<(u64, u64, u64), &[u8]> = TableDefinition::new("message_versions");
+/// (channel id, message id) → unix ms when it was pinned.
+pub const PINS: TableDefinition<(u64, u64), u64> = TableDefinition::new("pins");
+/// (guild id, emoji id) → `GuildEmoji`.
+pub const GUILD_EMOJIS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("guild_emojis");
+
 /// Bring the schema to [`SCHEMA_VERSION`] inside `txn`. Returns the version found.
 pub fn migrate(txn: &WriteTransaction) -> Result<u64, StoreError> {
     let found = {
@@ -84,7 +95,14 @@ pub fn migrate(txn: &WriteTransaction) -> Result<u64, StoreError> {
         txn.open_table(RELATIONSHIPS)?;
         txn.open_table(USER_SETTINGS)?;
     }
-    // Future steps go here: `if found < 3 { ... }`.
+    if found < 3 {
+        // Version 2 → 3: reactions, edit history, pins, custom emoji.
+        txn.open_table(REACTIONS)?;
+        txn.open_table(MESSAGE_VERSIONS)?;
+        txn.open_table(PINS)?;
+        txn.open_table(GUILD_EMOJIS)?;
+    }
+    // Future steps go here: `if found < 4 { ... }`.
     txn.open_table(META)?.insert("schema_version", SCHEMA_VERSION)?;
     Ok(found)
 }

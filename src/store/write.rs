@@ -122,6 +122,7 @@ impl Write for WriteTransaction {
             self.delete_invite(g, &inv.code)?;
         }
         self.open_table(ROLES)?.retain_in(all_of(g), |_, _| false)?;
+        self.open_table(GUILD_EMOJIS)?.retain_in(all_of(g), |_, _| false)?;
         self.open_table(GUILDS)?.remove(g.0)?;
         Ok(())
     }
@@ -146,6 +147,7 @@ impl Write for WriteTransaction {
             self.open_table(GUILD_CHANNELS)?.remove((g.0, c.id.0))?;
         }
         self.open_table(MESSAGES)?.retain_in(all_of(c.id), |_, _| false)?;
+        super::messages::MessageWrite::delete_channel_extras(self, c.id)?;
         Ok(())
     }
 

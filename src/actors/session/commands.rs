@@ -6,7 +6,7 @@ use actix_web_actors::ws;
 use super::Session;
 use crate::actors::channel::{Send as SendToChannel, Typing as TypingInChannel};
 use crate::actors::guild::{PresenceChanged, RequestMembers};
-use crate::domain::messages::Draft;
+use crate::domain::messages::{Draft, SendBody};
 use crate::errors::AppError;
 use crate::protocol::commands::{PresenceUpdate, RequestGuildMembers, SendMessage, Typing};
 use crate::protocol::events::Ack;
@@ -50,7 +50,14 @@ impl Session {
         let Some(i) = self.identified() else { return };
         let author = i.user.clone();
         let nonce = cmd.nonce.clone();
-        let prepared = Draft::new(&cmd.content, cmd.nonce).and_then(|draft| {
+        let body = SendBody {
+            content: cmd.content,
+            nonce: cmd.nonce,
+            embeds: cmd.embeds,
+            message_reference: cmd.message_reference,
+            allowed_mentions: cmd.allowed_mentions,
+        };
+        let prepared = Draft::from_body(body).and_then(|draft| {
             let ch = self.core.registry.channel(&self.core, cmd.channel_id)?.ok_or_else(AppError::unknown_channel)?;
             Ok((ch, draft))
         });

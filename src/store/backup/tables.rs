@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use super::BackupError;
 use crate::model::relationships::PrivacySettings;
 use crate::model::relationships::RelationshipKind;
-use crate::model::{Channel, Guild, Invite, Message, Role, TokenRecord, UserRecord};
+use crate::model::{Channel, Guild, GuildEmoji, Invite, Message, MessageVersion, Role, TokenRecord, UserRecord};
 use crate::store::tables::*;
 use crate::store::MemberRecord;
 
@@ -48,6 +48,10 @@ pub(crate) fn visit_all(v: &mut impl TableVisitor) -> Result<(), BackupError> {
     v.table(USER_CHANNELS, None)?;
     v.table(RELATIONSHIPS, Some(relationship_kind))?;
     v.table(USER_SETTINGS, Some(record::<PrivacySettings>))?;
+    v.table(REACTIONS, None)?;
+    v.table(MESSAGE_VERSIONS, Some(record::<MessageVersion>))?;
+    v.table(PINS, None)?;
+    v.table(GUILD_EMOJIS, Some(record::<GuildEmoji>))?;
     Ok(())
 }
 

@@ -55,17 +55,23 @@ fn populate(txn: &WriteTransaction, messages: u64) {
     txn.set_relationship(Id(1), Id(2), Some(crate::model::relationships::RelationshipKind::Friend)).unwrap();
     let settings = crate::model::relationships::PrivacySettings { allow_guild_dms: false, ..Default::default() };
     txn.put_user_settings(Id(1), &settings).unwrap();
+    use crate::store::MessageWrite;
+    txn.set_reaction(Id(11), Id(1000), "u:👍", Id(1), true).unwrap();
+    let v = crate::model::MessageVersion { content: "before".into(), embeds: vec![], created_at: 1, replaced_at: 2 };
+    txn.push_version(Id(11), Id(1000), Id(5000), &v).unwrap();
+    txn.set_pin(Id(11), Id(1000), Some(3)).unwrap();
+    let emoji = crate::model::GuildEmoji {
+        id: Id(30),
+        guild_id: Id(10),
+        name: "party".into(),
+        animated: false,
+        creator_id: Id(1),
+    };
+    txn.put_guild_emoji(&emoji).unwrap();
     for i in 0..messages {
-        txn.put_message(&Message {
-            id: Id(1000 + i),
-            channel_id: Id(11),
-            guild_id: Some(Id(10)),
-            author: Author::from(&alice),
-            content: format!("message {i}"),
-            nonce: None,
-            created_at: 1000 + i,
-        })
-        .unwrap();
+        let mut m = Message::new(Id(1000 + i), Id(11), Some(Id(10)), Author::from(&alice), format!("message {i}"));
+        m.created_at = 1000 + i;
+        txn.put_message(&m).unwrap();
     }
 }
 
