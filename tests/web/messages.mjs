@@ -40,7 +40,7 @@ async function send(p, text) {
 async function act(p, text, name, opts = {}) {
   const row = msg(p, text).last();
   await row.hover();
-  await row.getByRole('button', { name, exact: opts.exact ?? false }).click(opts.click || {});
+  await row.locator('.msg-actions').getByRole('button', { name, exact: opts.exact ?? false }).click(opts.click || {});
 }
 
 /** REST with retries on 429 (the stories send in bursts). */
@@ -193,9 +193,9 @@ try {
     await until(async () => (await thumbs(bob).getAttribute('aria-pressed')) === 'true', 'bob\'s own reaction marked');
     if ((await thumbs(alice).getAttribute('aria-pressed')) !== 'false') fail('alice\'s pill claims her reaction');
     await act(alice, 'I like books', 'Add reaction', { exact: true });
-    const search = alice.page.getByRole('textbox', { name: 'Search emoji' });
+    const search = alice.page.getByRole('searchbox', { name: 'Search emoji' });
     await until(() => search.count(), 'the emoji picker');
-    await search.fill('party');
+    await search.fill('popper');
     await shot(alice, 'picker-light');
     await search.press('Enter');
     await until(async () => !(await search.count()), 'the picker closed');
@@ -225,7 +225,7 @@ try {
     await alice.page.getByRole('menuitem', { name: 'Pin message' }).click();
     await until(() => bob.page.locator('.msg.system', { hasText: 'pinned' }).count(), 'bob sees the pin notice');
     await until(() => alice.page.locator('.msg.system', { hasText: 'alice pinned a message' }).count(), 'alice sees it');
-    await bob.page.getByRole('button', { name: 'Pinned messages' }).click();
+    await bob.page.getByRole('button', { name: 'Pinned messages', exact: true }).click();
     const panel = bob.page.getByRole('dialog', { name: /Pinned messages/ });
     await until(() => panel.locator('.pin', { hasText: 'I like books' }).count(), 'the pin listed');
     if (await panel.getByRole('button', { name: /^Unpin/ }).count()) fail('bob (no manage_messages) is offered Unpin');
@@ -252,12 +252,12 @@ try {
     await gone(bob, 'delete me quickly');
     if (await alice.page.getByRole('dialog', { name: 'Delete message' }).count()) fail('Shift did not skip the question');
     // Bob replies to a message that alice then deletes.
-    await send(alice, 'short-lived');
-    await act(bob, 'short-lived', 'Reply');
-    await bob.page.locator('#composer').pressSequentially('replying to the short-lived one');
+    await send(alice, 'ephemeral note');
+    await act(bob, 'ephemeral note', 'Reply');
+    await bob.page.locator('#composer').pressSequentially('answering that');
     await bob.page.locator('#composer').press('Enter');
-    await sees(alice, 'replying to the short-lived one');
-    await act(alice, 'short-lived', 'Delete', { click: { modifiers: ['Shift'] } });
+    await sees(alice, 'answering that');
+    await act(alice, 'ephemeral note', 'Delete', { click: { modifiers: ['Shift'] } });
     await until(() => bob.page.locator('.reply-line', { hasText: 'Original message was deleted' }).count(), 'bob sees "Original message was deleted"');
     // Bob may delete his own, not alice's.
     const row = msg(bob, 'I like books');
@@ -476,7 +476,7 @@ try {
     await act(bob, 'I like books', 'Add reaction', { exact: true });
     await shot(bob, 'phone-picker-light');
     await bob.page.keyboard.press('Escape');
-    await bob.page.getByRole('button', { name: 'Pinned messages' }).click();
+    await bob.page.getByRole('button', { name: 'Pinned messages', exact: true }).click();
     await sleep(300);
     await shot(bob, 'phone-pins-light');
     await bob.page.keyboard.press('Escape');

@@ -361,8 +361,16 @@ function replyLine(m) {
 function messageBody(m, guildId) {
   const editing = actionState.editing?.id === m.id && m.id ? actionState.editing : null;
   const ctx = mentionCtx(guildId, m);
-  const body = editing ? editing.wrap : h('div', { class: 'msg-body' }, renderMarkdown(m.content || '', ctx),
-    m.edited_at ? h('span', { class: 'edited', title: `Edited ${new Date(m.edited_at).toLocaleString()}` }, ' (edited)') : null);
+  let body = editing ? editing.wrap : null;
+  if (!body) {
+    body = h('div', { class: 'msg-body' }, renderMarkdown(m.content || '', ctx));
+    if (m.edited_at) {
+      // "(edited)" ends the last paragraph, as in other chat apps.
+      const mark = h('span', { class: 'edited', title: `Edited ${new Date(m.edited_at).toLocaleString()}` }, ' (edited)');
+      const last = body.lastElementChild;
+      (last?.tagName === 'P' ? last : body).append(mark);
+    }
+  }
   const embeds = (m.embeds || []).map((e) => renderEmbed(e, ctx)).filter(Boolean);
   const me = mentionsMe(m);
   const row = h('div', {

@@ -95,7 +95,7 @@ export function basePermissions(guildId, userId = state.me?.id) {
 /** Permissions in a channel after overwrites and implicit rules. */
 export function channelPermissions(channel, userId = state.me?.id) {
   if (!channel) return 0n;
-  if (!channel.guild_id) return P.view_channel | P.send_messages | P.read_message_history;
+  if (!channel.guild_id) return P.view_channel | P.send_messages | P.read_message_history | P.add_reactions | P.embed_links;
   const g = state.guilds.get(channel.guild_id);
   let p = basePermissions(channel.guild_id, userId);
   if (p === ALL) return ALL;

@@ -367,9 +367,14 @@ export function applyMessageEvent(t, d) {
       return true;
     }
     case 'MESSAGE_DELETE':
-      return tl.remove(d.id);
-    case 'MESSAGE_DELETE_BULK':
-      return d.ids.map((id) => tl.remove(id)).some(Boolean);
+    case 'MESSAGE_DELETE_BULK': {
+      const ids = new Set(d.ids || [d.id]);
+      // Replies to a deleted message now say so ("Original message was deleted").
+      for (const m of tl.list) {
+        if (m.referenced_message && ids.has(m.referenced_message.id)) m.referenced_message = null;
+      }
+      return [...ids].map((id) => tl.remove(id)).some(Boolean) || true;
+    }
     case 'MESSAGE_REACTION_ADD':
     case 'MESSAGE_REACTION_REMOVE': {
       const m = tl.byId.get(d.message_id);
