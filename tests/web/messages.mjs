@@ -422,7 +422,7 @@ try {
     if (!role?.mentionable) fail(`role not mentionable: ${JSON.stringify(role)}`);
     await alice.page.keyboard.press('Escape');
     // Overwrites carry the descriptions too.
-    await alice.page.getByRole('button', { name: 'Settings for general' }).click();
+    await alice.page.getByRole('button', { name: 'Settings for general', exact: true }).click();
     await alice.page.getByRole('tab', { name: 'Permissions' }).click();
     await alice.page.getByLabel('Add an overwrite').selectOption({ label: '@everyone' });
     await alice.page.getByRole('button', { name: 'Add', exact: true }).click();

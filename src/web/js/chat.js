@@ -219,17 +219,21 @@ function onListKey(e) {
   if (m && messageKey(e, m)) e.preventDefault();
 }
 
+let flashing = { id: null, until: 0 };
+
 /** Scroll to a message and flash it; false if it is not drawn. */
 export function flashMessage(id) {
   const row = ui?.list.querySelector(`.msg[data-id="${CSS.escape(id)}"]`);
   if (!row) return false;
   stickToBottom = false;
   row.scrollIntoView({ block: 'center' });
+  // Kept across redraws (loading older history redraws the log).
+  flashing = { id, until: Date.now() + 2000 };
   row.classList.remove('flash');
   void row.offsetWidth;
   row.classList.add('flash');
   row.focus({ preventScroll: true });
-  setTimeout(() => row.classList.remove('flash'), 2000);
+  setTimeout(() => ui.list.querySelector(`.msg[data-id="${CSS.escape(id)}"]`)?.classList.remove('flash'), 2000);
   return true;
 }
 
@@ -374,11 +378,14 @@ function messageBody(m, guildId) {
   const embeds = (m.embeds || []).map((e) => renderEmbed(e, ctx)).filter(Boolean);
   const me = mentionsMe(m);
   const row = h('div', {
-    class: `msg${m.id ? '' : ' pending'}${m.failed ? ' failed' : ''}${me ? ' mentions-me' : ''}${m.pinned ? ' pinned' : ''}`,
+    class: `msg${m.id ? '' : ' pending'}${m.failed ? ' failed' : ''}${me ? ' mentions-me' : ''}${m.pinned ? ' pinned' : ''}${flashing.id === m.id && Date.now() < flashing.until ? ' flash' : ''}`,
     'data-id': m.id || '', 'data-nonce': m.nonce || '', 'data-key': m.id ? `m${m.id}` : `n${m.nonce}`,
     tabindex: m.id ? '-1' : null,
     'aria-label': m.id ? `${authorName(m)}${me ? ', mentions you' : ''}${m.pinned ? ', pinned' : ''}` : null,
-  }, body, embeds.length ? h('div', { class: 'embeds' }, embeds) : null, reactionsRow(m), editing ? null : actionBar(m, authorName(m)));
+  },
+  // First in the row, so Tab from a focused message reaches its actions first.
+  editing ? null : actionBar(m, authorName(m)),
+  body, embeds.length ? h('div', { class: 'embeds' }, embeds) : null, reactionsRow(m));
   if (!m.id && !m.failed) row.append(h('span', { class: 'msg-state' }, 'Sending…'));
   if (m.failed) {
     row.append(h('div', { class: 'msg-failed', role: 'alert' },
