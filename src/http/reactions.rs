@@ -14,12 +14,11 @@ use crate::model::{Author, Id};
 
 /// Routes of this module.
 pub fn routes(cfg: &mut super::Routes<'_>) {
-    const ONE: &str = "/channels/{id}/messages/{message}/reactions/{emoji}";
     cfg.route("/channels/{id}/messages/{message}/reactions/{emoji}/@me", web::put().to(add))
         .route("/channels/{id}/messages/{message}/reactions/{emoji}/@me", web::delete().to(remove_own))
         .route("/channels/{id}/messages/{message}/reactions/{emoji}/{user}", web::delete().to(remove_user))
-        .route(ONE, web::get().to(users))
-        .route(ONE, web::delete().to(clear_emoji))
+        .route("/channels/{id}/messages/{message}/reactions/{emoji}", web::get().to(users))
+        .route("/channels/{id}/messages/{message}/reactions/{emoji}", web::delete().to(clear_emoji))
         .route("/channels/{id}/messages/{message}/reactions", web::delete().to(clear_all))
         .route("/channels/{id}/pins", web::get().to(list_pins))
         .route("/channels/{id}/pins/{message}", web::put().to(pin))
