@@ -20,7 +20,6 @@ export const actionState = {
   editing: null, // {id, channelId, wrap, box, error, encode}
   reply: null, // {channelId, message, mention}
   setupEditor: null, // set by chat.js
-  decode: null,
 };
 
 const SYSTEM = new Set(['pin_notice']);
@@ -65,6 +64,8 @@ export function perms(channelId) {
     // In DMs there are no permission bits for reactions: the server decides.
     react: dm || has(p, 'add_reactions'),
     send: has(p, 'send_messages'),
+    // In DMs and group DMs every recipient may pin (docs/api.md, Pins).
+    pin: dm || has(p, 'manage_messages'),
   };
 }
 
@@ -446,7 +447,7 @@ async function showVersions(m) {
 function moreMenu(opener, m) {
   const can = perms(m.channel_id);
   const items = [];
-  if (can.manage && !SYSTEM.has(m.kind)) items.push([m.pinned ? 'Unpin message' : 'Pin message', () => togglePin(m)]);
+  if (can.pin && !SYSTEM.has(m.kind)) items.push([m.pinned ? 'Unpin message' : 'Pin message', () => togglePin(m)]);
   items.push(['Copy message link', () => copyLink(m)]);
   if (m.content) items.push(['Copy text', () => copy(m.content, 'Text copied.')]);
   if (can.manage && m.edited_at) items.push(['Edit history', () => showVersions(m)]);
@@ -487,7 +488,7 @@ export function messageKey(e, m) {
   if (k === 'e' && isMine(m)) startEdit(m);
   else if (k === 'r' && can.send) startReply(m);
   else if ((e.key === 'Delete' || e.key === 'Backspace') && (isMine(m) || can.manage)) deleteMessage(m, e.shiftKey);
-  else if (k === 'p' && can.manage) togglePin(m);
+  else if (k === 'p' && can.pin && !SYSTEM.has(m.kind)) togglePin(m);
   else if (k === '+' && can.react) {
     const opener = document.querySelector(`[data-key="ar${m.id}"]`);
     if (opener) openPicker(opener, (em) => toggleReaction(m, em));
@@ -522,7 +523,7 @@ export async function showPins(channelId) {
                 jumpTo(channelId, m.id);
               },
             }, 'Jump'),
-            can.manage ? h('button', {
+            can.pin ? h('button', {
               class: 'btn btn-small btn-quiet', type: 'button', 'aria-label': `Unpin the message from ${name}`,
               onclick: async () => {
                 if (await attempt(() => api.del(`/channels/${channelId}/pins/${m.id}`), 'Message unpinned.')) draw();
