@@ -52,7 +52,8 @@ async fn pages_and_files_are_served_with_a_strict_policy() {
     let get = |path: &str| http.get(format!("{base}{path}")).send();
 
     // Every client route is the same single page, with the policy on it.
-    for path in ["/", "/login", "/register", "/invite/AbCdEfGh23", "/channels/@me", "/channels/1/2", "/channels/1/2/3"] {
+    for path in ["/", "/login", "/register", "/invite/AbCdEfGh23", "/channels/@me", "/channels/1/2", "/channels/1/2/3"]
+    {
         let res = get(path).await.unwrap();
         assert_eq!(res.status(), 200, "{path}");
         assert_eq!(header(&res, "content-type"), "text/html; charset=utf-8", "{path}");

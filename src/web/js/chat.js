@@ -549,5 +549,6 @@ export function renderTyping() {
 /** Tell screen readers about a new message in the open channel. */
 export function announce(m) {
   if (!ui || m.channel_id !== state.current.channelId || m.author.id === state.me?.id || isBlocked(m.author.id)) return;
-  ui.announcer.textContent = `${displayName(m.author.id, m.guild_id)}: ${previewText(m.content, m.guild_id)}`;
+  const who = displayName(m.author.id, m.guild_id);
+  ui.announcer.textContent = m.kind === 'pin_notice' ? `${who} pinned a message` : `${who}: ${previewText(m.content, m.guild_id)}`;
 }
