@@ -68,7 +68,7 @@ function build(el) {
   const sendError = h('p', { class: 'form-error composer-error', id: 'composer-error', role: 'alert' });
   const replyBar = h('div', { class: 'reply-bar', hidden: true });
   const acHost = h('div', { class: 'ac-host' });
-  const form = h('form', { class: 'composer' }, label, input, counter, send);
+  const form = h('form', { class: 'composer' }, label, input, h('div', { class: 'send-col' }, counter, send));
   const ac = attachAutocomplete(input, acHost, () => state.channels.get(state.current.channelId));
   actionState.setupEditor = (ed, m) => {
     const host = h('div', { class: 'ac-host ac-edit' });
