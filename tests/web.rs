@@ -1,7 +1,7 @@
 //! The embedded web client against the real binary: how its pages and files
 //! are served, and the browser stories of `tests/web/stories.mjs` (chat),
-//! `tests/web/friends.mjs` (friends and blocking) and `tests/web/voice.mjs`
-//! (voice) in headless Chromium (Debian's
+//! `tests/web/friends.mjs` (friends and blocking), `tests/web/messages.mjs`
+//! (message actions) and `tests/web/voice.mjs` (voice) in headless Chromium (Debian's
 //! `/usr/bin/chromium`, driven by playwright-core).
 //!
 //! Without node, Chromium or `tests/web/node_modules` the browser stories are
@@ -52,7 +52,8 @@ async fn pages_and_files_are_served_with_a_strict_policy() {
     let get = |path: &str| http.get(format!("{base}{path}")).send();
 
     // Every client route is the same single page, with the policy on it.
-    for path in ["/", "/login", "/register", "/invite/AbCdEfGh23", "/channels/@me", "/channels/1/2"] {
+    for path in ["/", "/login", "/register", "/invite/AbCdEfGh23", "/channels/@me", "/channels/1/2", "/channels/1/2/3"]
+    {
         let res = get(path).await.unwrap();
         assert_eq!(res.status(), 200, "{path}");
         assert_eq!(header(&res, "content-type"), "text/html; charset=utf-8", "{path}");
@@ -128,6 +129,18 @@ async fn browser_stories() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_friends_stories() {
     run_browser_script("friends.mjs").await;
+}
+
+/// Message actions through the web client (`tests/web/messages.mjs`): edit
+/// in place (Up arrow, Escape), delete with and without the confirmation,
+/// replies (ping toggle, jump to the original, a deleted original, history
+/// loaded around an old one), reactions (quick, picker, counts on the other
+/// page, toggling), pins (panel, system line), mention autocomplete and
+/// highlighting, embeds rendered safely, message links, the keyboard, the
+/// composer's length counter, permission descriptions, and screenshots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_message_stories() {
+    run_browser_script("messages.mjs").await;
 }
 
 /// Voice through the web client (`tests/web/voice.mjs`): two pages join a

@@ -36,12 +36,16 @@ static ASSETS: &[Asset] = &[
     asset!("index.html", "text/html; charset=utf-8"),
     asset!("style.css", "text/css; charset=utf-8"),
     asset!("icon.svg", "image/svg+xml"),
+    asset!("js/actions.js", JS),
     asset!("js/api.js", JS),
     asset!("js/app.js", JS),
     asset!("js/auth.js", JS),
+    asset!("js/autocomplete.js", JS),
     asset!("js/chat.js", JS),
     asset!("js/dialogs.js", JS),
     asset!("js/dom.js", JS),
+    asset!("js/embeds.js", JS),
+    asset!("js/emoji.js", JS),
     asset!("js/friends.js", JS),
     asset!("js/gateway.js", JS),
     asset!("js/markdown.js", JS),
@@ -65,6 +69,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/invite/{code}", web::get().to(page))
         .route("/channels/{guild}", web::get().to(page))
         .route("/channels/{guild}/{channel}", web::get().to(page))
+        // A message link (the client's "Copy message link").
+        .route("/channels/{guild}/{channel}/{message}", web::get().to(page))
         .route("/assets/{file}", web::get().to(file))
         .route("/assets/js/{file}", web::get().to(file));
 }

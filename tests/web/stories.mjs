@@ -147,7 +147,8 @@ try {
     const injected = await bob.page.evaluate(() => ({
       scripts: document.querySelectorAll('.messages script').length,
       imgs: document.querySelectorAll('.messages img').length,
-      svgs: document.querySelectorAll('.messages svg').length,
+      // Only message text (the action bars draw their icons as SVG).
+      svgs: document.querySelectorAll('.messages .msg-body svg').length,
       jsLinks: [...document.querySelectorAll('.messages a')].filter((a) => !/^(https?|mailto):/.test(a.href)).length,
     }));
     if (injected.scripts || injected.imgs || injected.svgs || injected.jsLinks) fail(`markup injected: ${JSON.stringify(injected)}`);

@@ -65,8 +65,9 @@ export const put = (p, b) => request('PUT', p, b);
 export const del = (p) => request('DELETE', p);
 
 /** History of a channel: oldest first (docs/api.md, Messages). */
-export function history(channelId, { before, after, limit = 50 } = {}) {
+export function history(channelId, { before, after, around, limit = 50 } = {}) {
   const q = new URLSearchParams({ limit: String(limit) });
+  if (around) q.set('around', around);
   if (before) q.set('before', before);
   if (after) q.set('after', after);
   return get(`/channels/${channelId}/messages?${q}`);

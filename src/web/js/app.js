@@ -5,12 +5,13 @@ import * as api from './api.js';
 import { Gateway, OP } from './gateway.js';
 import {
   state, subscribe, changed, applyReady, applyDispatch, timeline, countUnread, markRead,
-  guildChannels, dmChannels, mentionsMe, guildUnread, isBlocked,
+  guildChannels, dmChannels, mentionsMe, guildUnread, isBlocked, applyMessageEvent,
 } from './state.js';
 import { h, nonce as newNonce, replace } from './dom.js';
 import { renderAuth } from './auth.js';
 import { renderRail, renderSidebar } from './sidebar.js';
-import { renderChat, renderMessages, renderTyping, focusComposer, announce } from './chat.js';
+import { renderChat, renderMessages, renderTyping, focusComposer, announce, flashMessage } from './chat.js';
+import { actionState, notify } from './actions.js';
 import { renderMembers } from './members.js';
 import { showInvite, closeDialogs } from './dialogs.js';
 import { voiceReady, voiceDispatch, voiceError, closeVoice } from './voice.js';
@@ -35,7 +36,8 @@ function route() {
   const p = location.pathname.split('/').filter(Boolean).map(decodeURIComponent);
   if (p[0] === 'login' || p[0] === 'register') return { view: p[0] };
   if (p[0] === 'invite' && p[1]) return { view: 'invite', code: p[1] };
-  if (p[0] === 'channels' && p[1]) return { view: 'chat', guildId: p[1], channelId: p[2] || null };
+  // /channels/{guild or @me}/{channel}/{message}: a message link (Copy link).
+  if (p[0] === 'channels' && p[1]) return { view: 'chat', guildId: p[1], channelId: p[2] || null, messageId: p[3] || null };
   return { view: 'home' };
 }
 
@@ -94,7 +96,16 @@ function selectRoute(r) {
   state.current = { guildId, channelId };
   if (state.me) localStorage.setItem(LAST_KEY, location.pathname);
   document.body.classList.remove('show-nav', 'show-members');
-  if (channelId && state.me) openChannel(channelId);
+  if (channelId && state.me) {
+    if (r.messageId) {
+      // Open the channel at the linked message, then keep the plain channel URL.
+      history.replaceState(null, '', `/channels/${guildId}/${channelId}`);
+      localStorage.setItem(LAST_KEY, location.pathname);
+      jumpTo(channelId, r.messageId);
+    } else {
+      openChannel(channelId);
+    }
+  }
   if (guildId !== '@me' && state.me) requestMembers(guildId);
   changed('current', 'messages', 'channels', 'guilds', 'members');
   if (moved && channelId) requestAnimationFrame(() => focusComposer());
@@ -200,6 +211,12 @@ function onDispatch(t, d) {
     onMessage(d);
     return;
   }
+  if (t.startsWith('MESSAGE_')) {
+    if (t === 'MESSAGE_DELETE' || t === 'MESSAGE_DELETE_BULK') onDeleted(d);
+    if (applyMessageEvent(t, d)) changed('messages');
+    return;
+  }
+  if (t === 'CHANNEL_PINS_UPDATE') return;
   voiceDispatch(t, d);
   applyDispatch(t, d);
   if (t === 'GUILD_CREATE' && pendingGuildOpen === d.guild.id) {
@@ -229,7 +246,7 @@ function onMessage(m) {
     countUnread(m);
     announce(m);
   }
-  if (fresh && mentionsMe(m.content) && state.current.channelId !== m.channel_id) changed('title');
+  if (fresh && mentionsMe(m) && state.current.channelId !== m.channel_id) changed('title');
   changed('messages', 'channels', 'guilds', 'typing');
 }
 
@@ -265,6 +282,70 @@ export async function openChannel(channelId) {
     t.loading = false;
     changed('messages');
   }
+}
+
+/** A deleted message: stop editing or replying to it. */
+function onDeleted(d) {
+  const ids = d.ids || [d.id];
+  if (actionState.editing && ids.includes(actionState.editing.id)) {
+    actionState.editing = null;
+    notify('The message you were editing was deleted.');
+  }
+  if (actionState.reply && ids.includes(actionState.reply.message.id)) {
+    actionState.reply = null;
+    changed('reply');
+  }
+}
+
+/**
+ * Show a message: scroll to it and flash it, loading history around it
+ * (GET …/messages?around=ID) when it is not loaded. If that page does not
+ * join the loaded history, the timeline shows it alone, cut off from the
+ * present, with "Jump to present".
+ */
+export async function jumpTo(channelId, messageId) {
+  const c = state.channels.get(channelId);
+  if (!c) return;
+  if (state.current.channelId !== channelId) {
+    navigate(`/channels/${c.guild_id || '@me'}/${channelId}`);
+  }
+  const t = timeline(channelId);
+  if (!t.loaded && !t.loading) await openChannel(channelId);
+  for (let i = 0; t.loading && i < 200; i += 1) await new Promise((r) => setTimeout(r, 50));
+  if (!t.byId.has(messageId)) {
+    try {
+      const page = await api.history(channelId, { around: messageId, limit: 50 });
+      if (!page.some((m) => m.id === messageId)) {
+        notify('That message no longer exists.', true);
+        return;
+      }
+      const newest = page[page.length - 1]?.id;
+      const joins = newest && t.firstId() && (t.byId.has(newest) || page.some((m) => t.byId.has(m.id)));
+      if (!joins) {
+        t.reset();
+        t.loaded = true;
+      }
+      page.forEach((m) => t.add(m));
+      if (!joins) t.hasNewer = true;
+    } catch (e) {
+      notify(e.message, true);
+      return;
+    }
+    changed('messages');
+  }
+  // Wait for the redraw, then scroll.
+  await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  renderMessages(false, false);
+  flashMessage(messageId);
+}
+
+/** Back to the newest messages after a jump into older history. */
+export async function jumpToPresent(channelId) {
+  const t = state.messages.get(channelId);
+  if (!t) return;
+  t.reset();
+  await openChannel(channelId);
+  renderMessages(true, false);
 }
 
 export async function loadOlder(channelId) {
@@ -312,7 +393,7 @@ async function catchUp() {
 }
 
 /** Replace @username with <@id> for people the user can see here. */
-function encodeMentions(content, channel) {
+export function encodeMentions(content, channel) {
   const candidates = new Map();
   const add = (u) => u && candidates.set(u.username.toLowerCase(), u.id);
   if (channel.guild_id) state.guilds.get(channel.guild_id)?.members.forEach((m) => add(m.user));
@@ -323,10 +404,17 @@ function encodeMentions(content, channel) {
   });
 }
 
-export function sendMessage(channelId, text) {
+/**
+ * Send `text` to a channel; `reply` ({message, mention}) makes it a reply
+ * (mention false: the original author is not pinged).
+ */
+export function sendMessage(channelId, text, reply = null) {
   const channel = state.channels.get(channelId);
   const content = text.trim();
   if (!channel || !content) return;
+  // Sending from older history: back to the present first.
+  if (state.messages.get(channelId)?.hasNewer) jumpToPresent(channelId);
+  const r = reply?.message;
   const p = {
     id: null,
     nonce: newNonce(),
@@ -337,6 +425,10 @@ export function sendMessage(channelId, text) {
     created_at: Date.now(),
     pending: true,
     failed: null,
+    kind: r ? 'reply' : 'default',
+    message_reference: r ? { message_id: r.id, channel_id: r.channel_id } : null,
+    referenced_message: r ? { id: r.id, author: r.author, content: (r.content || '').slice(0, 100) } : null,
+    allowed_mentions: r && !reply.mention ? { parse: ['users', 'roles', 'everyone'], replied_user: false } : null,
   };
   timeline(channelId).addPending(p);
   transmit(p);
@@ -345,7 +437,10 @@ export function sendMessage(channelId, text) {
 function transmit(p) {
   p.sentAt = Date.now();
   p.failed = null;
-  const ok = gateway?.ready && gateway.send(OP.SEND_MESSAGE, { channel_id: p.channel_id, content: p.content, nonce: p.nonce });
+  const cmd = { channel_id: p.channel_id, content: p.content, nonce: p.nonce };
+  if (p.message_reference) cmd.message_reference = { message_id: p.message_reference.message_id };
+  if (p.allowed_mentions) cmd.allowed_mentions = p.allowed_mentions;
+  const ok = gateway?.ready && gateway.send(OP.SEND_MESSAGE, cmd);
   if (!ok) p.failed = 'Not connected. It was not sent.';
   else setTimeout(() => {
     if (!p.id && !p.failed && gateway?.ready) {
@@ -403,7 +498,7 @@ subscribe((kinds) => {
   if (any('guilds', 'channels', 'current', 'connection', 'relationships')) renderRail(layout.rail);
   if (any('guilds', 'channels', 'members', 'roles', 'current', 'connection', 'voice', 'relationships')) renderSidebar(layout.sidebar);
   renderChat(layout.chat, kinds);
-  if (any('messages', 'members', 'older', 'connection', 'roles')) renderMessages(moved, kinds.has('older'));
+  if (any('messages', 'members', 'older', 'connection', 'roles', 'reply')) renderMessages(moved, kinds.has('older'));
   renderTyping();
   if (any('members', 'roles', 'guilds', 'channels', 'current', 'relationships')) renderMembers(layout.members);
   if (document.visibilityState === 'visible' && state.current.channelId) markRead(state.current.channelId);

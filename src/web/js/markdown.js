@@ -1,6 +1,7 @@
 // The Markdown subset of messages, rendered straight into DOM nodes:
 // **bold**, *italic* / _italic_, ~~strike~~, `code`, ```code blocks```,
-// > quotes, [text](url) and bare links, and <@USER_ID> mentions. Text only
+// > quotes, [text](url) and bare links, and mentions (<@USER_ID>,
+// <@&ROLE_ID>, <#CHANNEL_ID>, @everyone, @here). Text only
 // ever becomes text nodes, and only http(s) and mailto links become links,
 // so no message can produce markup, script or a javascript: URL.
 
@@ -22,7 +23,10 @@ export function safeUrl(raw) {
 // the earlier rule.
 const RULES = [
   ['code', /`([^`\n]+)`/],
-  ['mention', /<@(\d{1,20})>/],
+  ['mention', /<@!?(\d{1,20})>/],
+  ['role', /<@&(\d{1,20})>/],
+  ['channel', /<#(\d{1,20})>/],
+  ['everyone', /(?<![\p{L}\p{N}_@])@(everyone|here)(?![\p{L}\p{N}_])/u],
   ['link', /\[([^\]\n]+)\]\(([^)\s]+)\)/],
   ['url', /(?:https?:\/\/|mailto:)[^\s<>]*[^\s<>.,;:!?)'"\]]/],
   ['bold', /\*\*([\s\S]+?)\*\*/],
@@ -32,7 +36,8 @@ const RULES = [
 ];
 
 /**
- * Render `text` inline. `ctx.mention(id)` returns the node for a mention.
+ * Render `text` inline. `ctx.mention(id)`, `ctx.role(id)`, `ctx.channel(id)`
+ * and `ctx.everyone(word)` return the nodes for mentions (text if absent).
  * Depth-limited so hostile nesting cannot blow the stack.
  */
 export function inline(text, ctx, depth = 0) {
@@ -63,7 +68,13 @@ function node(kind, m, ctx, depth) {
     case 'code':
       return h('code', { class: 'md-code' }, m[1]);
     case 'mention':
-      return ctx.mention(m[1]);
+      return ctx.mention ? ctx.mention(m[1]) : document.createTextNode(m[0]);
+    case 'role':
+      return ctx.role ? ctx.role(m[1]) : document.createTextNode(m[0]);
+    case 'channel':
+      return ctx.channel ? ctx.channel(m[1]) : document.createTextNode(m[0]);
+    case 'everyone':
+      return ctx.everyone ? ctx.everyone(m[1]) : document.createTextNode(m[0]);
     case 'link': {
       const href = safeUrl(m[2]);
       if (!href) return document.createTextNode(m[0]);

@@ -34,6 +34,46 @@ export const FLAGS = [
   ['manage_webhooks', 29, 'Manage webhooks', true],
 ];
 
+/** One line per permission for the roles and overwrite screens (docs/api.md, Bits). */
+export const DESCRIPTIONS = {
+  create_invites: 'Create invite links to the server.',
+  kick_members: 'Remove members from the server (they can rejoin with an invite).',
+  ban_members: 'Ban members from the server.',
+  administrator: 'Every permission, and channel overwrites do not apply. Give with care.',
+  manage_channels: 'Create, edit and delete channels and categories.',
+  manage_guild: 'Rename the server; list and revoke invites.',
+  add_reactions: 'Put a new emoji on a message (joining a reaction already there needs only history).',
+  view_audit_log: 'Read the audit log.',
+  priority_speaker: 'Be heard over others in voice.',
+  view_channel: 'See channels and read what arrives in them.',
+  send_messages: 'Post messages, reply, and show typing.',
+  manage_messages: 'Delete or pin anyone\'s messages, remove reactions, see edit history; no slow mode.',
+  embed_links: 'Send messages with embeds (rich cards).',
+  attach_files: 'Upload files.',
+  read_message_history: 'Read messages sent before they opened the channel.',
+  mention_everyone: 'Ping everyone with @everyone or @here, and mention any role.',
+  connect: 'Join voice channels.',
+  speak: 'Talk in voice channels.',
+  mute_members: 'Server-mute others in voice.',
+  deafen_members: 'Server-deafen others in voice.',
+  move_members: 'Move others between voice channels or disconnect them.',
+  use_voice_activity: 'Talk by voice activity instead of push-to-talk.',
+  change_nickname: 'Change their own nickname.',
+  manage_nicknames: 'Change other members\' nicknames.',
+  manage_roles: 'Create, edit and assign roles below their own; in a channel: edit its overwrites.',
+  manage_webhooks: 'Create and edit webhooks.',
+};
+
+/**
+ * Permissions no feature uses yet (no bans, audit log, priority speaker,
+ * file uploads, push-to-talk or webhooks): not offered in the settings, and
+ * their bits are kept as they are when a role or overwrite is saved.
+ */
+export const UNUSED = new Set(['ban_members', 'view_audit_log', 'priority_speaker', 'attach_files', 'use_voice_activity', 'manage_webhooks']);
+
+/** The bits of UNUSED permissions. */
+export const UNUSED_BITS = FLAGS.reduce((a, [n, b]) => (UNUSED.has(n) ? a | (1n << BigInt(b)) : a), 0n);
+
 export const P = Object.fromEntries(FLAGS.map(([n, b]) => [n, 1n << BigInt(b)]));
 const ALL = FLAGS.reduce((a, [, b]) => a | (1n << BigInt(b)), 0n);
 // Only these bits can be changed by a channel overwrite.
@@ -55,7 +95,7 @@ export function basePermissions(guildId, userId = state.me?.id) {
 /** Permissions in a channel after overwrites and implicit rules. */
 export function channelPermissions(channel, userId = state.me?.id) {
   if (!channel) return 0n;
-  if (!channel.guild_id) return P.view_channel | P.send_messages | P.read_message_history;
+  if (!channel.guild_id) return P.view_channel | P.send_messages | P.read_message_history | P.add_reactions | P.embed_links;
   const g = state.guilds.get(channel.guild_id);
   let p = basePermissions(channel.guild_id, userId);
   if (p === ALL) return ALL;

@@ -6,7 +6,7 @@ import { h } from './dom.js';
 import * as api from './api.js';
 import { state, displayName, byPosition } from './state.js';
 import { navigate } from './app.js';
-import { FLAGS } from './permissions.js';
+import { FLAGS, DESCRIPTIONS, UNUSED, UNUSED_BITS } from './permissions.js';
 import { modal, errorBox, field, form } from './dialogs.js';
 
 let uid = 0;
@@ -133,10 +133,11 @@ function rolesPanel(guildId, selectedId = null) {
 function roleEditor(guildId, role, redraw) {
   const everyone = role.id === guildId;
   const perms = BigInt(role.permissions);
-  const boxes = FLAGS.map(([name, bit, label]) => {
+  const boxes = FLAGS.filter(([name]) => !UNUSED.has(name)).map(([name, bit, label]) => {
     const id = `rp${++uid}`;
-    return h('li', {}, h('input', { type: 'checkbox', id, name: 'perm', value: String(bit), checked: (perms >> BigInt(bit)) & 1n }),
-      h('label', { for: id }, label));
+    return h('li', { class: 'perm' }, h('input', {
+      type: 'checkbox', id, name: 'perm', value: String(bit), checked: (perms >> BigInt(bit)) & 1n, 'aria-describedby': `${id}-d`,
+    }), h('div', {}, h('label', { for: id }, label), h('p', { class: 'hint perm-desc', id: `${id}-d` }, DESCRIPTIONS[name])));
   });
   const fields = [
     everyone ? h('p', { class: 'muted' }, 'Everyone in the server has this role. It cannot be renamed.')
@@ -146,10 +147,13 @@ function roleEditor(guildId, role, redraw) {
       h('label', { for: `nocolor${role.id}` }, 'No colour (names keep the default colour)')),
     everyone ? null : h('div', { class: 'check' }, h('input', { type: 'checkbox', id: `hoist${role.id}`, name: 'hoist', checked: role.hoist }),
       h('label', { for: `hoist${role.id}` }, 'Show members with this role separately')),
-    h('fieldset', {}, h('legend', {}, 'Permissions'), h('ul', { class: 'check-list cols' }, boxes)),
+    everyone ? null : h('div', { class: 'check' }, h('input', { type: 'checkbox', id: `mentionable${role.id}`, name: 'mentionable', checked: role.mentionable }),
+      h('label', { for: `mentionable${role.id}` }, 'Allow anyone to @mention this role')),
+    h('fieldset', {}, h('legend', {}, 'Permissions'), h('ul', { class: 'check-list cols perm-list' }, boxes)),
   ];
   const f = form(fields, 'Save role', async (d, el) => {
-    let bits = 0n;
+    // Bits not offered here (UNUSED) keep their value.
+    let bits = perms & UNUSED_BITS;
     el.querySelectorAll('input[name=perm]:checked').forEach((b) => {
       bits |= 1n << BigInt(b.value);
     });
@@ -158,6 +162,7 @@ function roleEditor(guildId, role, redraw) {
       body.name = d.name;
       body.color = d.nocolor ? 0 : parseInt(String(d.color).slice(1), 16) || 0;
       body.hoist = Boolean(d.hoist);
+      body.mentionable = Boolean(d.mentionable);
     }
     const r = await api.patch(`/guilds/${guildId}/roles/${role.id}`, body);
     state.guilds.get(guildId)?.roles.set(r.id, r);
@@ -260,8 +265,8 @@ function overwritesPanel(channelId, selected = null) {
 function overwriteEditor(c, o, isNew, redraw, error) {
   const allow = BigInt(o.allow);
   const deny = BigInt(o.deny);
-  const scoped = FLAGS.filter(([, , , s]) => s);
-  const rows = scoped.map(([, bit, label]) => {
+  const scoped = FLAGS.filter(([n, , , s]) => s && !UNUSED.has(n));
+  const rows = scoped.map(([pname, bit, label]) => {
     const b = 1n << BigInt(bit);
     const cur = allow & b ? 'allow' : deny & b ? 'deny' : 'inherit';
     const name = `ow${bit}`;
@@ -270,14 +275,16 @@ function overwriteEditor(c, o, isNew, redraw, error) {
       return h('span', { class: `tri tri-${value}` }, h('input', { type: 'radio', id, name, value, checked: cur === value }),
         h('label', { for: id }, text));
     };
-    return h('tr', {}, h('th', { scope: 'row' }, label),
-      h('td', {}, h('div', { role: 'radiogroup', 'aria-label': label }, opt('deny', 'Deny'), opt('inherit', 'Inherit'), opt('allow', 'Allow'))));
+    const descId = `${name}-d-${++uid}`;
+    return h('tr', {}, h('th', { scope: 'row' }, h('span', { class: 'perm-name' }, label), h('span', { class: 'hint perm-desc', id: descId }, DESCRIPTIONS[pname])),
+      h('td', {}, h('div', { role: 'radiogroup', 'aria-label': label, 'aria-describedby': descId }, opt('deny', 'Deny'), opt('inherit', 'Inherit'), opt('allow', 'Allow'))));
   });
   const f = form([
     h('table', { class: 'ow-table' }, h('caption', { class: 'visually-hidden' }, `Permissions for ${targetName(c, o)}`), h('tbody', {}, rows)),
   ], isNew ? 'Add overwrite' : 'Save overwrite', async (_d, el) => {
-    let a = 0n;
-    let dn = 0n;
+    // Bits not offered here (UNUSED) keep their value.
+    let a = allow & UNUSED_BITS;
+    let dn = deny & UNUSED_BITS;
     scoped.forEach(([, bit]) => {
       const v = el.querySelector(`input[name=ow${bit}]:checked`)?.value;
       if (v === 'allow') a |= 1n << BigInt(bit);

@@ -255,11 +255,15 @@ export class Timeline {
     this.loaded = false; // the newest page was fetched
     this.hasMore = true; // older history exists
     this.loadingOlder = false;
+    this.hasNewer = false; // showing older history cut off from the present (after a jump)
   }
 
   /** Insert or confirm a stored message; returns true if it was new. */
   add(m) {
     if (this.byId.has(m.id)) return false;
+    // Cut off from the present (viewing history around an old message):
+    // live messages wait until "Jump to present" reloads the newest page.
+    if (this.hasNewer && this.list.length && cmpId(m.id, this.lastId()) > 0) return false;
     rememberUser(m.author);
     const mine = m.nonce && m.author.id === state.me?.id ? this.byNonce.get(m.nonce) : null;
     if (mine && !mine.id) {
@@ -274,6 +278,26 @@ export class Timeline {
     while (i > 0 && (!this.list[i - 1].id || cmpId(this.list[i - 1].id, m.id) > 0)) i -= 1;
     this.list.splice(i, 0, entry);
     return !mine;
+  }
+
+  /** Drop a stored message (deleted); true if it was here. */
+  remove(id) {
+    const m = this.byId.get(id);
+    if (!m) return false;
+    this.byId.delete(id);
+    if (m.nonce) this.byNonce.delete(m.nonce);
+    this.list.splice(this.list.indexOf(m), 1);
+    return true;
+  }
+
+  /** Forget everything (to show history around an old message instead). */
+  reset() {
+    this.list = [];
+    this.byId.clear();
+    this.byNonce.clear();
+    this.loaded = false;
+    this.hasMore = true;
+    this.hasNewer = false;
   }
 
   addPending(p) {
@@ -299,9 +323,91 @@ export function timeline(channelId) {
   return state.messages.get(channelId);
 }
 
-/** Whether a message mentions the signed-in user. */
-export function mentionsMe(content) {
-  return Boolean(state.me) && content.includes(`<@${state.me.id}>`);
+/**
+ * Whether a message mentions the signed-in user: directly, through one of
+ * their roles (mention_roles), or by a pinging @everyone/@here.
+ */
+export function mentionsMe(m) {
+  if (!state.me || !m) return false;
+  const me = state.me.id;
+  if (m.mention_everyone) return true;
+  if ((m.mentions || []).some((u) => u.id === me)) return true;
+  if (typeof m.content === 'string' && (m.content.includes(`<@${me}>`) || m.content.includes(`<@!${me}>`))) return true;
+  const roles = m.guild_id ? state.guilds.get(m.guild_id)?.member?.roles || [] : [];
+  return (m.mention_roles || []).some((r) => roles.includes(r));
+}
+
+/** The key of a reaction's emoji: `name:id` for a custom emoji, else the emoji itself. */
+export function emojiKey(e) {
+  return e.id ? `${e.name}:${e.id}` : e.name;
+}
+
+/** Find a loaded message by channel and id. */
+export function findMessage(channelId, id) {
+  return state.messages.get(channelId)?.byId.get(id) || null;
+}
+
+/**
+ * Apply a message event (MESSAGE_UPDATE, MESSAGE_DELETE(_BULK), the reaction
+ * events). Dispatches carry `me: false` on reactions; our own `me` is kept
+ * from what we knew and from reaction events with our user id.
+ */
+export function applyMessageEvent(t, d) {
+  const tl = state.messages.get(d.channel_id);
+  if (!tl) return false;
+  switch (t) {
+    case 'MESSAGE_UPDATE': {
+      const old = tl.byId.get(d.id);
+      if (!old) return false;
+      const mine = new Map((old.reactions || []).map((r) => [emojiKey(r.emoji), r.me]));
+      const fresh = { ...d, reactions: (d.reactions || []).map((r) => ({ ...r, me: mine.get(emojiKey(r.emoji)) || false })) };
+      // Keep the same object (the list holds it): copy the fields over.
+      for (const k of Object.keys(old)) if (!(k in fresh) && k !== 'nonce') delete old[k];
+      Object.assign(old, fresh);
+      return true;
+    }
+    case 'MESSAGE_DELETE':
+    case 'MESSAGE_DELETE_BULK': {
+      const ids = new Set(d.ids || [d.id]);
+      // Replies to a deleted message now say so ("Original message was deleted").
+      for (const m of tl.list) {
+        if (m.referenced_message && ids.has(m.referenced_message.id)) m.referenced_message = null;
+      }
+      return [...ids].map((id) => tl.remove(id)).some(Boolean) || true;
+    }
+    case 'MESSAGE_REACTION_ADD':
+    case 'MESSAGE_REACTION_REMOVE': {
+      const m = tl.byId.get(d.message_id);
+      if (!m) return false;
+      m.reactions = m.reactions || [];
+      const key = emojiKey(d.emoji);
+      let r = m.reactions.find((x) => emojiKey(x.emoji) === key);
+      if (!r && t === 'MESSAGE_REACTION_ADD') {
+        r = { emoji: d.emoji, count: 0, me: false };
+        m.reactions.push(r);
+      }
+      if (!r) return false;
+      if (typeof d.count === 'number') r.count = d.count;
+      else r.count += t === 'MESSAGE_REACTION_ADD' ? 1 : -1;
+      if (d.user_id === state.me?.id) r.me = t === 'MESSAGE_REACTION_ADD';
+      if (r.count <= 0) m.reactions = m.reactions.filter((x) => x !== r);
+      return true;
+    }
+    case 'MESSAGE_REACTION_REMOVE_ALL': {
+      const m = tl.byId.get(d.message_id);
+      if (m) m.reactions = [];
+      return Boolean(m);
+    }
+    case 'MESSAGE_REACTION_REMOVE_EMOJI': {
+      const m = tl.byId.get(d.message_id);
+      if (!m) return false;
+      const key = emojiKey(d.emoji);
+      m.reactions = (m.reactions || []).filter((x) => emojiKey(x.emoji) !== key);
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 /** Count a message as unread unless its channel is on screen. */
@@ -311,7 +417,7 @@ export function countUnread(m) {
   const u = state.unread.get(m.channel_id) || { count: 0, mentions: 0 };
   u.count += 1;
   // In a DM every message is for you, as in the chat apps people know.
-  if (mentionsMe(m.content) || !m.guild_id) u.mentions += 1;
+  if (mentionsMe(m) || !m.guild_id) u.mentions += 1;
   state.unread.set(m.channel_id, u);
 }
 
