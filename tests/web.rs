@@ -152,6 +152,10 @@ async fn browser_voice_stories() {
     run_browser_script("voice.mjs").await;
 }
 
+/// Browser scripts running at once: each drives two or more Chromium pages,
+/// and the voice story's timing suffers when four share two cores.
+static BROWSERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// Run one script of `tests/web/` against a fresh server, or skip (see the
 /// top of this file).
 async fn run_browser_script(script: &str) {
@@ -163,6 +167,7 @@ async fn run_browser_script(script: &str) {
         }
         Err(why) => panic!("CI=true but the browser stories cannot run: {why}"),
     };
+    let _turn = BROWSERS.acquire().await.expect("the semaphore is never closed");
     let (_server, base) = start().await;
     let artifacts = root().join("target/web-artifacts");
     let mut node = Command::new("node")
