@@ -185,6 +185,19 @@ pub async fn req(s: &Server, method: &str, path: &str, token: Option<&str>, body
     (r.status, r.body)
 }
 
+/// A REST request with a MessagePack body made from `body`; returns status and JSON body (Null if empty).
+pub async fn req_msgpack(s: &Server, method: &str, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .request(reqwest::Method::from_bytes(method.as_bytes()).expect("a method"), s.api(path))
+        .bearer_auth(token)
+        .header("Content-Type", "application/msgpack")
+        .body(rmp_serde::to_vec_named(&body).expect("encodes"))
+        .send()
+        .await
+        .expect("request");
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
 impl User {
     pub async fn get(&self, s: &Server, path: &str) -> (u16, Value) {
         req(s, "GET", path, Some(&self.token), None).await

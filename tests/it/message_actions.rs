@@ -70,22 +70,9 @@ async fn edits_keep_versions_for_moderators_and_only_authors_edit() {
     assert!(versions[1]["replaced_at"].as_u64() >= versions[1]["created_at"].as_u64());
 
     // An edit over MessagePack works the same.
-    let (st, e) = send_msgpack(&s, "PATCH", &p, &bob.token, json!({"content": "packed"})).await;
+    let (st, e) = req_msgpack(&s, "PATCH", &p, &bob.token, json!({"content": "packed"})).await;
     assert_eq!(st, 200, "{e}");
     assert_eq!(a.dispatch_where("MESSAGE_UPDATE", |d| d["content"] == "packed").await["content"], "packed");
-}
-
-/// A request with a MessagePack body.
-async fn send_msgpack(s: &Server, method: &str, path: &str, token: &str, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), s.api(path))
-        .bearer_auth(token)
-        .header("Content-Type", "application/msgpack")
-        .body(rmp_serde::to_vec_named(&body).unwrap())
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -42,19 +42,6 @@ async fn open_group(s: &Server, from: &User, to: &[&User]) -> (u16, Value) {
     from.post(s, "/users/@me/channels", json!({"recipient_ids": ids})).await
 }
 
-/// A PUT with a MessagePack body.
-async fn put_msgpack(s: &Server, u: &User, path: &str, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .put(s.api(path))
-        .bearer_auth(&u.token)
-        .header("Content-Type", "application/msgpack")
-        .body(rmp_serde::to_vec_named(&body).unwrap())
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_friend_request_is_sent_accepted_and_removed_with_events_in_both_encodings() {
     let s = Server::start().await;
@@ -94,7 +81,7 @@ async fn a_friend_request_is_sent_accepted_and_removed_with_events_in_both_encod
     assert_eq!((st, code(&e)), (404, Some("unknown_relationship")), "{e}");
 
     // Bob accepts, with a MessagePack body: both become friends, both hear it.
-    let (st, r) = put_msgpack(&s, &bob, &rel(&alice), json!({"type": "friend", "accept": true})).await;
+    let (st, r) = req_msgpack(&s, "PUT", &rel(&alice), &bob.token, json!({"type": "friend", "accept": true})).await;
     assert_eq!((st, &r["type"]), (200, &json!("friend")), "{r}");
     let ev = a.dispatch("RELATIONSHIP_ADD").await;
     assert_eq!((id(&ev["id"]), &ev["type"]), (bob.id, &json!("friend")));
