@@ -152,6 +152,28 @@ impl Online {
         out
     }
 
+    /// What the live sessions hold (replay buffers, outbound queues), for
+    /// the memory gauges of a scrape.
+    pub fn memory(&self) -> metrics::GatewayMemory {
+        let mut out = metrics::GatewayMemory::default();
+        for e in self.users.iter() {
+            for s in &e.sessions {
+                let Some((phase, frames, bytes, queued)) = s.shared.memory() else { continue };
+                if phase == Phase::Detached {
+                    out.replay_bytes_detached += bytes as u64;
+                } else {
+                    out.replay_bytes_attached += bytes as u64;
+                }
+                out.replay_frames += frames as u64;
+                out.outbound_bytes += queued as u64;
+            }
+        }
+        out.online_users = self.users.len() as u64;
+        out.resumable_sessions = self.resumable.len() as u64;
+        out.connection_ips = self.connections.len() as u64;
+        out
+    }
+
     /// Count a new gateway connection from `ip`; None if it already has `max`.
     pub fn connection_slot(&self, ip: std::net::IpAddr, max: usize) -> Option<ConnectionSlot> {
         let mut n = self.connections.entry(ip).or_insert(0);

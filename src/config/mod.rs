@@ -19,6 +19,7 @@ use crate::protocol::limits::{
 
 pub mod cidr;
 mod file;
+pub mod memory;
 mod render;
 
 pub use file::{parse_file, settings, ConfigError, Effective, Origin, Setting, EXIT_BAD_CONFIG};
@@ -41,6 +42,12 @@ pub struct Config {
     /// Directory for the database.
     #[arg(long, env = "HEARTH_DATA", default_value = "./data")]
     pub data: PathBuf,
+    /// Storage page cache in MiB (at least 1, at most the machine's RAM).
+    /// Unset: an eighth of the memory the process may use (its cgroup's
+    /// memory limit or the machine's RAM), between 16 and 512 MiB; 64 MiB if
+    /// neither can be read.
+    #[arg(long, env = "HEARTH_CACHE_MIB", value_name = "MIB", value_parser = memory::parse_cache_mib)]
+    pub cache_mib: Option<u64>,
     /// HTTP/gateway worker threads (0 = one per CPU core).
     #[arg(long, env = "HEARTH_WORKERS", default_value_t = 0)]
     pub workers: usize,
@@ -162,6 +169,12 @@ impl Config {
         } else {
             self.argon2_threads
         }
+    }
+
+    /// The storage cache to run with: `cache_mib`, or derived from the memory
+    /// this process may use when unset.
+    pub fn cache_size(&self) -> memory::CacheSize {
+        memory::cache_size(self.cache_mib)
     }
 
     /// Worker threads to run (resolving 0 to the number of cores).

@@ -212,6 +212,17 @@ impl SessionShared {
         }
     }
 
+    /// Its state and what it holds, for metrics: (phase, replay frames,
+    /// replay bytes, outbound bytes); None once ended. Outbound bytes count
+    /// only while a connection is attached (a detached session has no queue).
+    pub fn memory(&self) -> Option<(Phase, usize, usize, usize)> {
+        let phase = self.phase()?;
+        let st = self.state.lock();
+        let held: usize = st.held.iter().map(|e| e.len(self.encoding)).sum();
+        let queued = if phase == Phase::Detached { 0 } else { self.queued_bytes.load(Ordering::Relaxed) };
+        Some((phase, st.replay.len() + st.held.len(), st.replay.bytes() + held, queued))
+    }
+
     /// Whether the session has ended.
     pub fn has_ended(&self) -> bool {
         self.state.lock().ended
