@@ -183,7 +183,7 @@ pub static INDEX_ENTRIES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     let g = IntGaugeVec::new(
         Opts::new(
             "hearth_index_entries",
-            "Entries of in-memory indexes: online_users, resumable_sessions, connection_ips, channel_actors, guild_actors",
+            "Entries of in-memory indexes: online_users, resumable_sessions, connection_ips, rate_limit_keys, channel_actors, guild_actors",
         ),
         &["index"],
     )
@@ -209,6 +209,8 @@ pub struct GatewayMemory {
     pub resumable_sessions: u64,
     /// Client addresses holding gateway connections.
     pub connection_ips: u64,
+    /// Keys held by the rate limiters (set by the caller, not by `Online`).
+    pub rate_limit_keys: u64,
 }
 
 /// Set the memory gauges (storage cache, replay, outbound, indexes); called
@@ -224,6 +226,7 @@ pub fn observe_memory(m: GatewayMemory, cache_used: u64, actors: (usize, usize))
     i.with_label_values(&["online_users"]).set(clamp(m.online_users));
     i.with_label_values(&["resumable_sessions"]).set(clamp(m.resumable_sessions));
     i.with_label_values(&["connection_ips"]).set(clamp(m.connection_ips));
+    i.with_label_values(&["rate_limit_keys"]).set(clamp(m.rate_limit_keys));
     i.with_label_values(&["channel_actors"]).set(clamp(actors.0 as u64));
     i.with_label_values(&["guild_actors"]).set(clamp(actors.1 as u64));
 }

@@ -11,6 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::common::*;
 use crate::support::cgroup::Cgroup;
@@ -198,6 +201,72 @@ async fn history_reads_across_a_database_larger_than_the_cache_stay_within_the_m
         );
         assert_eq!(cg.limit(), CAP_MIB << 20, "the cap is in force");
         assert_eq!(cg.oom_kills(), 0, "the OOM killer fired");
+    }
+    assert!(!s.logged_panic());
+}
+
+/// What a session holds is given back when it ends: after ordinary closes at
+/// once, after dropped connections when the resume grace runs out. The
+/// gauges an operator watches (replay bytes, indexes keyed by user, session
+/// and address) return to zero instead of growing with every visitor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_give_their_memory_back_when_they_end() {
+    let s = Server::start_with(&["--resume-grace-secs", "1"]).await;
+    let owner = s.user("memowner").await;
+    let (_, general) = owner.guild(&s, "visitors").await;
+    let code = owner.invite(&s, general, json!({})).await;
+    let mut users = Vec::new();
+    for n in 0..6 {
+        let u = s.user(&format!("visitor{n}")).await;
+        u.join(&s, &code).await;
+        users.push(u);
+    }
+    let gauge = |body: &str, series: &str| -> f64 {
+        body.lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in the scrape"))
+    };
+    for round in 0..3 {
+        let mut gws = Vec::new();
+        for u in &users {
+            gws.push(Gw::identify(&s, u, Enc::Json).await.0);
+        }
+        for n in 0..5 {
+            owner.say(&s, general, &format!("round {round} message {n}")).await;
+        }
+        let body = eventually_async(WAIT, "frames held for resume", || async {
+            let body = s.metrics().await;
+            (gauge(&body, "hearth_replay_frames") >= 30.0).then_some(body)
+        })
+        .await;
+        assert_eq!(gauge(&body, "hearth_index_entries{index=\"online_users\"}"), 6.0, "{body}");
+        assert!(gauge(&body, "hearth_replay_bytes{state=\"attached\"}") > 0.0, "{body}");
+        // Half close normally (the session ends), half drop the connection
+        // with a resumable close code (the session waits out the grace).
+        for (i, mut gw) in gws.into_iter().enumerate() {
+            let code = if i % 2 == 0 { WsCloseCode::Normal } else { WsCloseCode::Library(4000) };
+            let frame = CloseFrame { code, reason: "".into() };
+            gw.send_raw(WsMessage::Close(Some(frame))).await;
+            let _ = gw.closed().await;
+        }
+        eventually_async(Duration::from_secs(20), "every session ended and gave its memory back", || async {
+            let body = s.metrics().await;
+            let all_zero = [
+                "hearth_gateway_sessions",
+                "hearth_replay_frames",
+                "hearth_replay_bytes{state=\"attached\"}",
+                "hearth_replay_bytes{state=\"detached\"}",
+                "hearth_outbound_bytes",
+                "hearth_index_entries{index=\"online_users\"}",
+                "hearth_index_entries{index=\"resumable_sessions\"}",
+                "hearth_index_entries{index=\"connection_ips\"}",
+            ]
+            .iter()
+            .all(|series| gauge(&body, series) == 0.0);
+            all_zero.then_some(())
+        })
+        .await;
     }
     assert!(!s.logged_panic());
 }
