@@ -7,6 +7,7 @@ use smallvec::SmallVec;
 use std::sync::Arc;
 
 use super::hub::SessionRef;
+use super::session::budget::OutboundBudget;
 use super::session::{Kick, SessionShared};
 use crate::metrics;
 use crate::model::{Id, Status};
@@ -28,8 +29,9 @@ pub enum Phase {
 }
 
 /// The index of live sessions by user, and of resumable sessions by `session_id`.
-#[derive(Default)]
 pub struct Online {
+    /// Bytes queued to every connection, against `--max-total-outbound-bytes`.
+    pub outbound: Arc<OutboundBudget>,
     users: DashMap<Id, Entry>,
     resumable: DashMap<String, Arc<SessionShared>>,
     connections: Arc<DashMap<std::net::IpAddr, usize>>,
@@ -50,7 +52,23 @@ impl Drop for ConnectionSlot {
     }
 }
 
+impl Default for Online {
+    fn default() -> Online {
+        Online::new(crate::actors::limits::MAX_TOTAL_OUTBOUND_BYTES)
+    }
+}
+
 impl Online {
+    /// An empty index whose connections share an outbound budget of `max_total_outbound` bytes.
+    pub fn new(max_total_outbound: usize) -> Online {
+        Online {
+            outbound: Arc::new(OutboundBudget::new(max_total_outbound)),
+            users: DashMap::new(),
+            resumable: DashMap::new(),
+            connections: Arc::default(),
+        }
+    }
+
     /// Register a session; returns true if it is the user's first.
     pub fn add(&self, s: SessionRef, status: Status) -> bool {
         metrics::SESSIONS.inc();

@@ -25,6 +25,10 @@ mod render;
 pub use file::{parse_file, settings, ConfigError, Effective, Origin, Setting, EXIT_BAD_CONFIG};
 pub use render::default_file;
 
+/// Default of `--max-total-outbound-bytes`: `actors::limits::MAX_TOTAL_OUTBOUND_BYTES`
+/// (config may not import actors; a test keeps the two equal).
+const DEFAULT_MAX_TOTAL_OUTBOUND_BYTES: usize = 64 * 1024 * 1024;
+
 /// Settings of `hearth serve`. Each field is a flag, a HEARTH_* variable and
 /// a key of the configuration file of the same name (so its type must be
 /// serde's too); the file's own path is not a key.
@@ -63,6 +67,11 @@ pub struct Config {
     /// slow reader (4021).
     #[arg(long, env = "HEARTH_MAX_OUTBOUND_BYTES", default_value_t = MAX_OUTBOUND_BYTES)]
     pub max_outbound_bytes: usize,
+    /// Bytes queued for sending to all gateway connections together; past it,
+    /// connections with at least 64 KiB queued are closed as slow readers
+    /// (4021), furthest behind first.
+    #[arg(long, env = "HEARTH_MAX_TOTAL_OUTBOUND_BYTES", default_value_t = DEFAULT_MAX_TOTAL_OUTBOUND_BYTES)]
+    pub max_total_outbound_bytes: usize,
     /// Seconds a disconnected gateway session stays resumable.
     #[arg(long, env = "HEARTH_RESUME_GRACE_SECS", default_value_t = RESUME_GRACE.as_secs())]
     pub resume_grace_secs: u64,
@@ -184,5 +193,14 @@ impl Config {
         } else {
             self.workers
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn outbound_budget_default_is_the_documented_limit() {
+        assert_eq!(super::DEFAULT_MAX_TOTAL_OUTBOUND_BYTES, crate::actors::limits::MAX_TOTAL_OUTBOUND_BYTES);
+        assert_eq!(super::Config::default().max_total_outbound_bytes, super::DEFAULT_MAX_TOTAL_OUTBOUND_BYTES);
     }
 }
