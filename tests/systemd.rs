@@ -209,7 +209,7 @@ fn units_score_no_worse_than_documented() {
 
 /// `KEY=` values of a unit (the last one wins, as in systemd).
 fn unit_value(text: &str, key: &str) -> Option<String> {
-    text.lines().filter_map(|l| l.trim().strip_prefix(key)?.strip_prefix('=')).last().map(|v| v.trim().to_string())
+    text.lines().filter_map(|l| l.trim().strip_prefix(key)?.strip_prefix('=')).next_back().map(|v| v.trim().to_string())
 }
 
 /// A systemd size (`512M`, `1G`, bytes) in bytes.
@@ -237,7 +237,7 @@ fn units_size_the_storage_cache_to_their_memory_limit() {
         let cache = text
             .lines()
             .filter_map(|l| l.trim().strip_prefix("Environment=HEARTH_CACHE_MIB="))
-            .last()
+            .next_back()
             .map(|v| v.parse::<u64>().unwrap_or_else(|_| panic!("{unit}: HEARTH_CACHE_MIB={v} is not a number")));
         let Some(max) = unit_value(&text, "MemoryMax").map(|v| unit_bytes(&v)) else {
             assert_eq!(cache, None, "{unit}: no MemoryMax=, so let Hearth size the cache from the RAM");

@@ -94,6 +94,8 @@ pub fn machine_ram() -> Option<u64> {
     if unsafe { libc::sysinfo(&mut info) } != 0 {
         return None;
     }
+    // c_ulong: u64 here, u32 on 32-bit targets.
+    #[allow(clippy::useless_conversion)]
     let bytes = u64::from(info.totalram).saturating_mul(u64::from(info.mem_unit.max(1)));
     (bytes > 0).then_some(bytes)
 }

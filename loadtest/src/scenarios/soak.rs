@@ -224,7 +224,7 @@ pub async fn run(c: &Common, a: &Args, nofile: u64) -> anyhow::Result<Report> {
             last_sec = sec;
             // Each slow reader pauses once per `pause_every` seconds, staggered.
             for (j, &u) in slow.iter().enumerate() {
-                if (sec + j as u64) % a.pause_every.max(1) == 0 {
+                if (sec + j as u64).is_multiple_of(a.pause_every.max(1)) {
                     let _ = fleet.cmds[u].try_send(Cmd::Pause(Duration::from_millis(a.pause_ms)));
                 }
             }
