@@ -91,8 +91,12 @@ pub struct Args {
     #[arg(long)]
     pub metrics_url: Option<String>,
     /// RSS may grow this many bytes per byte of database growth.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 0.25)]
     pub store_factor: f64,
+    /// RSS may grow this many bytes per byte the storage cache fills (a
+    /// cached page costs more than its bytes: allocator size classes).
+    #[arg(long, default_value_t = 1.3)]
+    pub cache_factor: f64,
     /// Unexplained RSS growth tolerated, MiB per hour.
     #[arg(long, default_value_t = 2.0)]
     pub tolerance_mib_per_h: f64,
@@ -250,6 +254,7 @@ pub async fn run(c: &Common, a: &Args, nofile: u64) -> anyhow::Result<Report> {
     let bounds = Bounds {
         warmup_s: a.warmup as f64,
         store_factor: a.store_factor,
+        cache_factor: a.cache_factor,
         tolerance_mib_per_h: a.tolerance_mib_per_h,
         min_excess_mib: a.min_excess_mib,
     };
