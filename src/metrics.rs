@@ -152,6 +152,89 @@ pub static VOICE_DATAGRAMS_DROPPED: LazyLock<IntCounterVec> = LazyLock::new(|| {
 pub static STORE_BYTES: LazyLock<IntGauge> =
     LazyLock::new(|| gauge("hearth_store_file_bytes", "Size of the database file in bytes"));
 
+/// The storage page cache's bound (`--cache-mib`), set at start.
+pub static STORE_CACHE_LIMIT: LazyLock<IntGauge> = LazyLock::new(|| {
+    gauge("hearth_store_cache_limit_bytes", "Most bytes the storage page cache may hold (--cache-mib)")
+});
+/// Bytes in the storage page cache, set on each scrape.
+pub static STORE_CACHE_USED: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge("hearth_store_cache_used_bytes", "Bytes in the storage page cache"));
+/// Replay buffers by session state, set on each scrape.
+pub static REPLAY_BYTES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    let g = IntGaugeVec::new(
+        Opts::new(
+            "hearth_replay_bytes",
+            "Encoded bytes of the frames held for Resume, by session state: attached (a connection is open) or detached",
+        ),
+        &["state"],
+    )
+    .unwrap_or_else(|_| unreachable_metric("hearth_replay_bytes"));
+    let _ = REGISTRY.register(Box::new(g.clone()));
+    g
+});
+/// Frames held in replay buffers, set on each scrape.
+pub static REPLAY_FRAMES: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge("hearth_replay_frames", "Frames held for Resume in every session's replay buffer"));
+/// Bytes queued to connections and not yet written, set on each scrape.
+pub static OUTBOUND_BYTES: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge("hearth_outbound_bytes", "Bytes queued to gateway connections and not yet written"));
+/// Entries of the in-memory indexes keyed by ids or addresses, set on each scrape.
+pub static INDEX_ENTRIES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    let g = IntGaugeVec::new(
+        Opts::new(
+            "hearth_index_entries",
+            "Entries of in-memory indexes: online_users, resumable_sessions, connection_ips, rate_limit_keys, channel_actors, guild_actors",
+        ),
+        &["index"],
+    )
+    .unwrap_or_else(|_| unreachable_metric("hearth_index_entries"));
+    let _ = REGISTRY.register(Box::new(g.clone()));
+    g
+});
+
+/// What the gateway's sessions hold, for the memory gauges (see [`observe_memory`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GatewayMemory {
+    /// Replay bytes of sessions with a connection.
+    pub replay_bytes_attached: u64,
+    /// Replay bytes of detached (resumable) sessions.
+    pub replay_bytes_detached: u64,
+    /// Frames in every replay buffer.
+    pub replay_frames: u64,
+    /// Bytes queued to connections.
+    pub outbound_bytes: u64,
+    /// Users with at least one live session.
+    pub online_users: u64,
+    /// Sessions findable by their resume key.
+    pub resumable_sessions: u64,
+    /// Client addresses holding gateway connections.
+    pub connection_ips: u64,
+    /// Keys held by the rate limiters (set by the caller, not by `Online`).
+    pub rate_limit_keys: u64,
+}
+
+/// Set the memory gauges (storage cache, replay, outbound, indexes); called
+/// before rendering a scrape. `actors` is (channel actors, guild actors) in the registry.
+pub fn observe_memory(m: GatewayMemory, cache_used: u64, actors: (usize, usize)) {
+    let r = &*REPLAY_BYTES;
+    r.with_label_values(&["attached"]).set(clamp(m.replay_bytes_attached));
+    r.with_label_values(&["detached"]).set(clamp(m.replay_bytes_detached));
+    REPLAY_FRAMES.set(clamp(m.replay_frames));
+    OUTBOUND_BYTES.set(clamp(m.outbound_bytes));
+    STORE_CACHE_USED.set(clamp(cache_used));
+    let i = &*INDEX_ENTRIES;
+    i.with_label_values(&["online_users"]).set(clamp(m.online_users));
+    i.with_label_values(&["resumable_sessions"]).set(clamp(m.resumable_sessions));
+    i.with_label_values(&["connection_ips"]).set(clamp(m.connection_ips));
+    i.with_label_values(&["rate_limit_keys"]).set(clamp(m.rate_limit_keys));
+    i.with_label_values(&["channel_actors"]).set(clamp(actors.0 as u64));
+    i.with_label_values(&["guild_actors"]).set(clamp(actors.1 as u64));
+}
+
+fn clamp(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
 /// The process_* metrics (CPU, memory, file descriptors, threads, start time)
 /// of this process, read from /proc on each scrape (Linux only).
 static PROCESS: LazyLock<()> = LazyLock::new(|| {
@@ -200,6 +283,8 @@ pub fn render() -> String {
     let _ = (&*HTTP_REQUESTS, &*SESSION_STATES, &*RATE_LIMITED, &*STORE_BYTES, &*PROCESS);
     let _ = (&*VOICE_ROOMS, &*VOICE_PARTICIPANTS, &*VOICE_DATAGRAMS_IN, &*VOICE_PACKETS_FORWARDED);
     let _ = &*VOICE_DATAGRAMS_DROPPED;
+    let _ = (&*STORE_CACHE_LIMIT, &*STORE_CACHE_USED, &*REPLAY_BYTES, &*REPLAY_FRAMES, &*OUTBOUND_BYTES);
+    let _ = &*INDEX_ENTRIES;
     let mut buf = Vec::new();
     let _ = TextEncoder::new().encode(&REGISTRY.gather(), &mut buf);
     String::from_utf8(buf).unwrap_or_default()
@@ -216,6 +301,10 @@ mod tests {
             "hearth_deliveries_total",
             "hearth_rate_limited_total{rule=\"login_per_ip\"} ",
             "hearth_store_file_bytes",
+            "hearth_store_cache_limit_bytes",
+            "hearth_store_cache_used_bytes",
+            "hearth_replay_frames",
+            "hearth_outbound_bytes",
         ] {
             assert!(out.contains(name), "{name} missing");
         }

@@ -123,6 +123,10 @@ impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
     }
+
+    fn len(&self) -> usize {
+        self.limiter.len()
+    }
 }
 
 /// The server-wide keyed limiters.
@@ -240,11 +244,50 @@ impl Limits {
         self.friend_requests.prune();
         self.reactions.prune();
     }
+
+    /// Keys (users, addresses, tokens...) the limiters hold now; `prune`
+    /// (every minute) drops those whose buckets are full again.
+    pub fn keys(&self) -> usize {
+        self.message_sends.len()
+            + self.typing.len()
+            + self.identify_ip.len()
+            + self.login_ip.len()
+            + self.login_account_ip.len()
+            + self.login_account.len()
+            + self.register_ip.len()
+            + self.rest_ip.len()
+            + self.rest_token.len()
+            + self.dm_opens.len()
+            + self.group_dm_adds.len()
+            + self.friend_requests.len()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Keys of clients that went quiet are forgotten: a flood of distinct
+    /// addresses and tokens does not stay in memory.
+    #[test]
+    fn prune_forgets_keys_whose_buckets_refilled() {
+        // A huge scale refills every bucket within microseconds.
+        let l = Limits::new(1e9);
+        for i in 0..1000u32 {
+            let ip = IpAddr::from(i.to_be_bytes());
+            l.rest(ip, Some(&format!("token{i}"))).expect("allowed");
+            l.message_send(Id(u64::from(i)), Id(1)).expect("allowed");
+        }
+        assert_eq!(l.keys(), 3000);
+        std::thread::sleep(Duration::from_millis(20));
+        l.prune();
+        assert_eq!(l.keys(), 0, "every bucket is full again");
+        // A key still within its burst window is kept.
+        let l = Limits::new(1.0);
+        l.rest(IpAddr::from([10, 0, 0, 1]), None).expect("allowed");
+        l.prune();
+        assert_eq!(l.keys(), 1);
+    }
 
     #[test]
     fn buckets_allow_the_burst_then_refuse_with_a_retry_time() {

@@ -19,6 +19,22 @@ fn cannot_listen(addr: std::net::SocketAddr, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
 }
 
+/// Say how large the storage cache is and why (docs/operations.md, "Sizing").
+fn log_cache(cache: &crate::config::memory::CacheSize) {
+    use crate::config::memory::{LimitSource, MIB};
+    match cache.derived_from {
+        None => tracing::info!(mib = cache.mib, "storage cache set by cache_mib"),
+        Some(None) => tracing::info!(mib = cache.mib, "storage cache: memory limit unknown, using the default"),
+        Some(Some(limit)) => {
+            let of = match limit.source {
+                LimitSource::Cgroup => "the cgroup's memory limit",
+                LimitSource::Ram => "the machine's RAM",
+            };
+            tracing::info!(mib = cache.mib, limit_mib = limit.bytes / MIB, "storage cache derived from {of}");
+        }
+    }
+}
+
 /// Run the server until SIGINT/SIGTERM. Prints `listening on ADDR` once bound
 /// (after `metrics listening on ADDR` with `--metrics-bind`).
 pub async fn run(config: Config) -> io::Result<()> {
@@ -27,7 +43,8 @@ pub async fn run(config: Config) -> io::Result<()> {
         .map_err(io::Error::other)?
         .map(Arc::new);
     let ids = Arc::new(IdGenerator::new(0));
-    let store = Store::open(&config.data, ids).map_err(|e| {
+    let cache = config.cache_size();
+    let store = Store::open_with_cache(&config.data, ids, cache.bytes()).map_err(|e| {
         // Keep the OS error's kind (permission denied, ...) for the startup message's hint.
         let kind = match &e {
             crate::store::StoreError::DataDir { source, .. } => source.kind(),
@@ -35,6 +52,8 @@ pub async fn run(config: Config) -> io::Result<()> {
         };
         io::Error::new(kind, e.to_string())
     })?;
+    log_cache(&cache);
+    crate::metrics::STORE_CACHE_LIMIT.set(i64::try_from(cache.bytes()).unwrap_or(i64::MAX));
     let workers = config.worker_count();
     let mut config = config;
     config.workers = workers;

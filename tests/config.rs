@@ -120,3 +120,68 @@ async fn default_file_is_accepted_and_check_shows_origins() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("bad.toml:1:11: invalid value for key `workers`"), "{stderr}");
 }
+
+/// `hearth serve` with `args` and `env` must refuse to start: exit 2, one
+/// message naming the setting and saying `why`, and no data directory made.
+async fn refused(args: &[&str], env: &[(&str, &str)], names: &str, why: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf-8 temp path");
+    let mut all = vec!["serve", "--bind", "127.0.0.1:0", "--data", data];
+    all.extend(args);
+    let out = run_hearth(&all, env).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {stderr}");
+    assert!(stderr.contains(names), "{args:?} {env:?}: the message names {names}: {stderr}");
+    assert!(stderr.contains(why), "{args:?} {env:?}: the message says {why:?}: {stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening on"));
+    assert!(!dir.path().join("data").exists(), "nothing was started");
+}
+
+#[tokio::test]
+async fn bad_cache_sizes_stop_the_server_naming_the_setting() {
+    // More MiB than any machine this runs on has (about 1 EiB).
+    let huge = (1u64 << 40).to_string();
+    for (value, why) in [
+        ("0", "at least 1 MiB"),
+        ("-5", "at least 1 MiB"),
+        ("lots", "not a whole number of MiB"),
+        ("64.5", "not a whole number of MiB"),
+        (huge.as_str(), "more than this machine's memory"),
+    ] {
+        refused(&[&format!("--cache-mib={value}")], &[], "--cache-mib", why).await;
+        refused(&[], &[("HEARTH_CACHE_MIB", value)], "--cache-mib", why).await;
+    }
+    // The same values in the file name the key, and the line.
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (text, why) in [
+        ("cache_mib = 0\n", "at least 1 MiB"),
+        ("cache_mib = -5\n", "invalid value"),
+        ("cache_mib = \"lots\"\n", "invalid type"),
+        (&format!("cache_mib = {huge}\n") as &str, "more than this machine's memory"),
+    ] {
+        let file = dir.path().join("hearth.toml");
+        std::fs::write(&file, format!("workers = 1\n{text}")).expect("write config");
+        let file = file.to_str().expect("utf-8 temp path");
+        refused(&["--config", file], &[], &format!("{file}:2:13: invalid value for key `cache_mib`"), why).await;
+    }
+}
+
+#[tokio::test]
+async fn a_valid_cache_size_is_used_and_shown() {
+    let out = run_hearth(&["config", "check", "--cache-mib", "24"], &[]).await;
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(shown.contains("\ncache_mib = 24  # flag --cache-mib\n"), "{shown}");
+    let mut server = Launch::serve().args(["--cache-mib", "24"]).env("RUST_LOG", "warn").start().await;
+    let metrics = support::http::client()
+        .get(format!("http://{}/metrics", server.addr))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    assert!(metrics.contains(&format!("\nhearth_store_cache_limit_bytes {}\n", 24u64 << 20)), "{metrics}");
+    server.kill().await;
+}

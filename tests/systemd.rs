@@ -206,3 +206,50 @@ fn units_score_no_worse_than_documented() {
         assert!(actual <= documented, "{unit}: exposure {actual} is worse than the documented {documented}");
     }
 }
+
+/// `KEY=` values of a unit (the last one wins, as in systemd).
+fn unit_value(text: &str, key: &str) -> Option<String> {
+    text.lines().filter_map(|l| l.trim().strip_prefix(key)?.strip_prefix('=')).next_back().map(|v| v.trim().to_string())
+}
+
+/// A systemd size (`512M`, `1G`, bytes) in bytes.
+fn unit_bytes(v: &str) -> u64 {
+    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let n: u64 = num.parse().unwrap_or_else(|_| panic!("not a size: {v}"));
+    n << match unit {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        other => panic!("unknown size unit {other} in {v}"),
+    }
+}
+
+/// A unit with `MemoryMax=` sets `HEARTH_CACHE_MIB` to what Hearth would
+/// derive from that limit (so the two are visibly tied and change together),
+/// and what it sets leaves room under `MemoryHigh=` for the rest of the
+/// budget of docs/operations.md ("Sizing").
+#[test]
+fn units_size_the_storage_cache_to_their_memory_limit() {
+    let mut checked = 0;
+    for unit in UNITS {
+        let text = std::fs::read_to_string(root().join("systemd").join(unit)).expect("read unit");
+        let cache = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("Environment=HEARTH_CACHE_MIB="))
+            .next_back()
+            .map(|v| v.parse::<u64>().unwrap_or_else(|_| panic!("{unit}: HEARTH_CACHE_MIB={v} is not a number")));
+        let Some(max) = unit_value(&text, "MemoryMax").map(|v| unit_bytes(&v)) else {
+            assert_eq!(cache, None, "{unit}: no MemoryMax=, so let Hearth size the cache from the RAM");
+            continue;
+        };
+        let cache = cache.unwrap_or_else(|| panic!("{unit} has MemoryMax= but does not set HEARTH_CACHE_MIB"));
+        assert_eq!(cache, hearth::config::memory::auto_cache_mib(Some(max)), "{unit}: cache vs MemoryMax={max}");
+        if let Some(high) = unit_value(&text, "MemoryHigh").map(|v| unit_bytes(&v)) {
+            assert!(high < max, "{unit}: MemoryHigh= must be below MemoryMax=");
+            assert!(cache << 20 <= high / 4, "{unit}: a {cache} MiB cache leaves too little of MemoryHigh={high}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 1, "no unit with MemoryMax= was checked");
+}

@@ -10,15 +10,20 @@
 //! accounts and guilds over REST; [`stats`] collects deliveries and latencies;
 //! [`report`] prints, writes JSON and draws the SVG ([`svg`]); [`procstat`]
 //! reads CPU and memory of this process and of the server; [`net`] spreads
-//! clients over loopback source addresses.
+//! clients over loopback source addresses. The soak adds [`history`] (REST
+//! history scrolling), [`scrape`] (the server's gauges from `/metrics`) and
+//! [`slope`] (its memory verdict, pure).
 
 mod cli;
+mod history;
 mod net;
 mod options;
 mod procstat;
 mod report;
 mod scenarios;
+mod scrape;
 mod setup;
+mod slope;
 mod stats;
 mod svg;
 mod targets;

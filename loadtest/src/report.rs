@@ -110,6 +110,33 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Things that make the numbers doubtful.
     pub warnings: Vec<String>,
+    /// The soak's samples and memory verdict.
+    pub soak: Option<Soak>,
+    /// Set when the run failed a check of its own (the process exits non-zero).
+    pub failed: Option<String>,
+}
+
+/// What a soak measured besides the common numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Soak {
+    /// What the memory verdict tolerated.
+    pub bounds: crate::slope::Bounds,
+    /// The memory verdict.
+    pub verdict: crate::slope::Verdict,
+    /// History pages read.
+    pub history_pages: u64,
+    /// Messages in them.
+    pub history_messages: u64,
+    /// History requests that failed.
+    pub history_errors: u64,
+    /// History page latency.
+    pub history_latency: Percentiles,
+    /// Reconnects asked for.
+    pub reconnects: u64,
+    /// Slow readers.
+    pub slow_readers: usize,
+    /// Every sample, in time order.
+    pub samples: Vec<crate::slope::Sample>,
 }
 
 impl Report {
@@ -241,6 +268,9 @@ pub fn summary(r: &Report) -> String {
     if let Some(x) = r.server_kib_per_session {
         let _ = writeln!(s, "server memory per session: {x:.1} KiB");
     }
+    if let Some(k) = &r.soak {
+        soak_summary(&mut s, k);
+    }
     for (k, v) in &r.errors {
         let _ = writeln!(s, "error {k}: {v}");
     }
@@ -256,6 +286,47 @@ pub fn summary(r: &Report) -> String {
     s
 }
 
+fn soak_summary(s: &mut String, k: &Soak) {
+    use std::fmt::Write;
+    let _ = writeln!(
+        s,
+        "history: {} pages ({} messages), {} failed; {}",
+        k.history_pages,
+        k.history_messages,
+        k.history_errors,
+        pct(&k.history_latency)
+    );
+    let _ = writeln!(s, "reconnects: {}; slow readers: {}", k.reconnects, k.slow_readers);
+    let _ = writeln!(
+        s,
+        "{:>7} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "t s", "RSS MiB", "CPU %", "store", "cache", "replay", "outbnd", "p99 ms", "hist p99"
+    );
+    // At most about 40 rows: every n-th sample.
+    let n = k.samples.len().div_ceil(40).max(1);
+    for x in k.samples.iter().step_by(n) {
+        let _ = writeln!(
+            s,
+            "{:>7.0} {:>8.1} {:>6.1} {:>8.2} {:>8.2} {:>8.3} {:>8.3} {:>8.2} {:>8.2}",
+            x.t_s,
+            x.rss_mib,
+            x.cpu_cores * 100.0,
+            x.store_mib,
+            x.cache_mib,
+            x.replay_mib,
+            x.outbound_mib,
+            x.p99_ms,
+            x.history_p99_ms
+        );
+    }
+    let v = &k.verdict;
+    let _ = writeln!(
+        s,
+        "memory after the warm-up ({} samples, {:.0} s): RSS {:.1} → {:.1} MiB (fitted); {}",
+        v.samples, v.window_s, v.rss_start_mib, v.rss_end_mib, v.reason
+    );
+}
+
 /// Print the summary and write the requested files.
 pub fn finish(c: &Common, r: &Report) -> anyhow::Result<()> {
     if r.scenario == "compare" {
@@ -266,7 +337,13 @@ pub fn finish(c: &Common, r: &Report) -> anyhow::Result<()> {
         std::fs::write(p, serde_json::to_vec_pretty(r)?).with_context(|| format!("write {}", p.display()))?;
     }
     if let Some(p) = &c.svg {
-        crate::svg::draw(p, r)?;
+        match &r.soak {
+            Some(k) => crate::svg::draw_soak(p, r, k)?,
+            None => crate::svg::draw(p, r)?,
+        }
+    }
+    if let Some(why) = &r.failed {
+        anyhow::bail!("{why}");
     }
     Ok(())
 }

@@ -184,3 +184,82 @@ pub fn compare(path: &Path, title: &str, rows: &[Row]) -> anyhow::Result<()> {
     root.present().map_err(err)?;
     Ok(())
 }
+
+/// The soak's curve: server memory (RSS, database, storage cache, replay and
+/// outbound bytes) over time, and delivery latency and server CPU below.
+pub fn draw_soak(path: &Path, r: &Report, k: &crate::report::Soak) -> anyhow::Result<()> {
+    let root = SVGBackend::new(path, (W, H)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let v = &k.verdict;
+    let title = format!(
+        "soak: RSS {:+.2} MiB/h, store {:+.2} MiB/h after {} s warm-up — {}",
+        v.rss_mib_per_h,
+        v.store_mib_per_h,
+        k.bounds.warmup_s,
+        if v.ok { "flat" } else { "GROWS" }
+    );
+    let root = root.titled(&title, ("sans-serif", 14)).map_err(err)?;
+    let (top, bottom) = root.split_vertically(H / 2 + 40);
+    let min = |s: &crate::slope::Sample| s.t_s / 60.0;
+    let x1 = k.samples.last().map_or(1.0, min).max(1.0);
+    let y1 = k.samples.iter().map(|s| s.rss_mib.max(s.store_mib)).fold(1.0, f64::max) * 1.15;
+    let mut c = ChartBuilder::on(&top)
+        .margin(10)
+        .caption(format!("server memory (MiB) — {}", r.params), ("sans-serif", 11))
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..x1, 0f64..y1)
+        .map_err(err)?;
+    c.configure_mesh().x_desc("minutes").y_desc("MiB").draw().map_err(err)?;
+    type Pick = fn(&crate::slope::Sample) -> f64;
+    let series: [(&str, RGBColor, Pick); 5] = [
+        ("RSS", RED, |s| s.rss_mib),
+        ("database file", BLUE, |s| s.store_mib),
+        ("storage cache", GREEN, |s| s.cache_mib),
+        ("replay buffers", MAGENTA, |s| s.replay_mib),
+        ("outbound queues", BLACK, |s| s.outbound_mib),
+    ];
+    for (name, color, f) in series {
+        c.draw_series(LineSeries::new(k.samples.iter().map(|s| (min(s), f(s))), color.stroke_width(2)))
+            .map_err(err)?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+    }
+    c.configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+
+    let l1 = k.samples.iter().map(|s| s.p99_ms.max(s.history_p99_ms).max(s.cpu_cores * 100.0)).fold(1.0, f64::max);
+    let mut c = ChartBuilder::on(&bottom)
+        .margin(10)
+        .caption("delivery p50/p99 and history page p99 (ms), server CPU (% of a core)", ("sans-serif", 12))
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..x1, (0.1f64..l1 * 1.5).log_scale())
+        .map_err(err)?;
+    c.configure_mesh().x_desc("minutes").draw().map_err(err)?;
+    let series: [(&str, RGBColor, Pick); 4] = [
+        ("p50", BLUE, |s| s.p50_ms),
+        ("p99", RED, |s| s.p99_ms),
+        ("history p99", GREEN, |s| s.history_p99_ms),
+        ("CPU %", BLACK, |s| s.cpu_cores * 100.0),
+    ];
+    for (name, color, f) in series {
+        let pts = k.samples.iter().filter(|s| f(s) > 0.0).map(|s| (min(s), f(s).max(0.1)));
+        c.draw_series(LineSeries::new(pts, color.stroke_width(1)))
+            .map_err(err)?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+    }
+    c.configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}

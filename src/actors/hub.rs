@@ -223,7 +223,15 @@ mod tests {
                 let s = Session::new(core.clone(), hub.clone(), encoding, IpAddr::V4(Ipv4Addr::LOCALHOST));
                 let input = stream::pending::<Result<bytes::Bytes, actix_web::error::PayloadError>>();
                 let (addr, _output) = WebsocketContext::create_with_addr(s, input);
-                let shared = SessionShared::new(id, id.to_string(), Id(id), Id(id), encoding, 1 << 20, addr);
+                let shared = SessionShared::new(
+                    id,
+                    id.to_string(),
+                    Id(id),
+                    Id(id),
+                    encoding,
+                    crate::actors::session::budget::OutboundLimits::per_session(1 << 20),
+                    addr,
+                );
                 SessionRef { shared: Arc::new(shared), hub }
             };
             let (a, b, c) =

@@ -7,6 +7,7 @@ use smallvec::SmallVec;
 use std::sync::Arc;
 
 use super::hub::SessionRef;
+use super::session::budget::OutboundBudget;
 use super::session::{Kick, SessionShared};
 use crate::metrics;
 use crate::model::{Id, Status};
@@ -28,8 +29,9 @@ pub enum Phase {
 }
 
 /// The index of live sessions by user, and of resumable sessions by `session_id`.
-#[derive(Default)]
 pub struct Online {
+    /// Bytes queued to every connection, against `--max-total-outbound-bytes`.
+    pub outbound: Arc<OutboundBudget>,
     users: DashMap<Id, Entry>,
     resumable: DashMap<String, Arc<SessionShared>>,
     connections: Arc<DashMap<std::net::IpAddr, usize>>,
@@ -50,7 +52,23 @@ impl Drop for ConnectionSlot {
     }
 }
 
+impl Default for Online {
+    fn default() -> Online {
+        Online::new(crate::actors::limits::MAX_TOTAL_OUTBOUND_BYTES)
+    }
+}
+
 impl Online {
+    /// An empty index whose connections share an outbound budget of `max_total_outbound` bytes.
+    pub fn new(max_total_outbound: usize) -> Online {
+        Online {
+            outbound: Arc::new(OutboundBudget::new(max_total_outbound)),
+            users: DashMap::new(),
+            resumable: DashMap::new(),
+            connections: Arc::default(),
+        }
+    }
+
     /// Register a session; returns true if it is the user's first.
     pub fn add(&self, s: SessionRef, status: Status) -> bool {
         metrics::SESSIONS.inc();
@@ -149,6 +167,28 @@ impl Online {
             }
         }
         out.awaiting_identify = (connections - out.identifying - out.connected).max(0);
+        out
+    }
+
+    /// What the live sessions hold (replay buffers, outbound queues), for
+    /// the memory gauges of a scrape.
+    pub fn memory(&self) -> metrics::GatewayMemory {
+        let mut out = metrics::GatewayMemory::default();
+        for e in self.users.iter() {
+            for s in &e.sessions {
+                let Some((phase, frames, bytes, queued)) = s.shared.memory() else { continue };
+                if phase == Phase::Detached {
+                    out.replay_bytes_detached += bytes as u64;
+                } else {
+                    out.replay_bytes_attached += bytes as u64;
+                }
+                out.replay_frames += frames as u64;
+                out.outbound_bytes += queued as u64;
+            }
+        }
+        out.online_users = self.users.len() as u64;
+        out.resumable_sessions = self.resumable.len() as u64;
+        out.connection_ips = self.connections.len() as u64;
         out
     }
 

@@ -115,6 +115,11 @@ impl Registry {
         self.channels.get(&id).filter(|a| a.connected()).map(|a| a.clone())
     }
 
+    /// Entries of the (channel, guild) maps, for metrics: they shrink as idle actors stop.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.channels.len(), self.guilds.len())
+    }
+
     /// Remove a stopping channel actor (only if it is still the registered one).
     pub fn forget_channel(&self, id: Id, addr: &Addr<ChannelActor>) {
         self.channels.remove_if(&id, |_, a| a == addr);

@@ -19,10 +19,15 @@ use crate::protocol::limits::{
 
 pub mod cidr;
 mod file;
+pub mod memory;
 mod render;
 
 pub use file::{parse_file, settings, ConfigError, Effective, Origin, Setting, EXIT_BAD_CONFIG};
 pub use render::default_file;
+
+/// Default of `--max-total-outbound-bytes`: `actors::limits::MAX_TOTAL_OUTBOUND_BYTES`
+/// (config may not import actors; a test keeps the two equal).
+const DEFAULT_MAX_TOTAL_OUTBOUND_BYTES: usize = 64 * 1024 * 1024;
 
 /// Settings of `hearth serve`. Each field is a flag, a HEARTH_* variable and
 /// a key of the configuration file of the same name (so its type must be
@@ -41,6 +46,12 @@ pub struct Config {
     /// Directory for the database.
     #[arg(long, env = "HEARTH_DATA", default_value = "./data")]
     pub data: PathBuf,
+    /// Storage page cache in MiB (at least 1, at most the machine's RAM).
+    /// Unset: an eighth of the memory the process may use (its cgroup's
+    /// memory limit or the machine's RAM), between 16 and 512 MiB; 64 MiB if
+    /// neither can be read.
+    #[arg(long, env = "HEARTH_CACHE_MIB", value_name = "MIB", value_parser = memory::parse_cache_mib)]
+    pub cache_mib: Option<u64>,
     /// HTTP/gateway worker threads (0 = one per CPU core).
     #[arg(long, env = "HEARTH_WORKERS", default_value_t = 0)]
     pub workers: usize,
@@ -56,6 +67,11 @@ pub struct Config {
     /// slow reader (4021).
     #[arg(long, env = "HEARTH_MAX_OUTBOUND_BYTES", default_value_t = MAX_OUTBOUND_BYTES)]
     pub max_outbound_bytes: usize,
+    /// Bytes queued for sending to all gateway connections together; past it,
+    /// connections with at least 64 KiB queued are closed as slow readers
+    /// (4021), furthest behind first.
+    #[arg(long, env = "HEARTH_MAX_TOTAL_OUTBOUND_BYTES", default_value_t = DEFAULT_MAX_TOTAL_OUTBOUND_BYTES)]
+    pub max_total_outbound_bytes: usize,
     /// Seconds a disconnected gateway session stays resumable.
     #[arg(long, env = "HEARTH_RESUME_GRACE_SECS", default_value_t = RESUME_GRACE.as_secs())]
     pub resume_grace_secs: u64,
@@ -164,6 +180,12 @@ impl Config {
         }
     }
 
+    /// The storage cache to run with: `cache_mib`, or derived from the memory
+    /// this process may use when unset.
+    pub fn cache_size(&self) -> memory::CacheSize {
+        memory::cache_size(self.cache_mib)
+    }
+
     /// Worker threads to run (resolving 0 to the number of cores).
     pub fn worker_count(&self) -> usize {
         if self.workers == 0 {
@@ -171,5 +193,14 @@ impl Config {
         } else {
             self.workers
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn outbound_budget_default_is_the_documented_limit() {
+        assert_eq!(super::DEFAULT_MAX_TOTAL_OUTBOUND_BYTES, crate::actors::limits::MAX_TOTAL_OUTBOUND_BYTES);
+        assert_eq!(super::Config::default().max_total_outbound_bytes, super::DEFAULT_MAX_TOTAL_OUTBOUND_BYTES);
     }
 }

@@ -46,7 +46,7 @@ impl Core {
         );
         Arc::new(Core {
             store,
-            online: crate::actors::online::Online::default(),
+            online: crate::actors::online::Online::new(config.max_total_outbound_bytes),
             registry: crate::actors::registry::Registry::new(threads),
             config,
             limits,

@@ -32,5 +32,7 @@ async fn metrics(core: web::Data<Arc<Core>>) -> HttpResponse {
     let states = core.online.session_states(crate::metrics::CONNECTIONS.get());
     let db = core.config.data.join(crate::store::DB_FILE);
     crate::metrics::observe_state(states, std::fs::metadata(db).ok().map(|m| m.len()));
+    let memory = crate::metrics::GatewayMemory { rate_limit_keys: core.limits.keys() as u64, ..core.online.memory() };
+    crate::metrics::observe_memory(memory, core.store.cache_used_bytes(), core.registry.sizes());
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(crate::metrics::render())
 }

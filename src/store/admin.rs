@@ -137,7 +137,7 @@ impl AdminDb {
         if !path.is_file() {
             return Err(AdminError::NoDatabase(path));
         }
-        let db = match Database::open(&path) {
+        let db = match super::job_builder().open(&path) {
             Ok(db) => db,
             Err(DatabaseError::DatabaseAlreadyOpen) => return Err(AdminError::InUse(data_dir.to_path_buf())),
             Err(e) => return Err(AdminError::Store { path, source: StoreError::Db(e.into()) }),

@@ -20,6 +20,8 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase};
 
+use self::limits::DEFAULT_CACHE_MIB;
+
 pub use messages::{MessageRead, MessageWrite};
 pub use read::{join_member, HistoryQuery, MemberRecord, Read};
 pub use tables::SCHEMA_VERSION;
@@ -78,6 +80,21 @@ macro_rules! from_redb {
 }
 from_redb!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
 
+/// A redb builder whose page cache holds at most `cache_bytes`. Every
+/// database Hearth opens goes through it: redb's own default is 1 GiB, more
+/// than the memory budget of a small server.
+pub fn builder(cache_bytes: u64) -> redb::Builder {
+    let mut b = redb::Builder::new();
+    b.set_cache_size(usize::try_from(cache_bytes).unwrap_or(usize::MAX));
+    b
+}
+
+/// The cache of databases opened for a one-off job (admin commands, backup
+/// copies, verification): [`DEFAULT_CACHE_MIB`].
+pub(crate) fn job_builder() -> redb::Builder {
+    builder(DEFAULT_CACHE_MIB << 20)
+}
+
 /// Create a new database file atomically: build it under a temporary name,
 /// then rename it into place and sync the directory. A crash part-way through
 /// creating it (redb writes its header in two synced steps) then leaves only
@@ -88,7 +105,7 @@ fn create_fresh(data_dir: &Path, path: &Path) -> Result<(), StoreError> {
     if tmp.exists() {
         std::fs::remove_file(&tmp).map_err(io)?;
     }
-    drop(Database::create(&tmp)?);
+    drop(job_builder().create(&tmp)?);
     std::fs::rename(&tmp, path).map_err(io)?;
     std::fs::File::open(data_dir).and_then(|d| d.sync_all()).map_err(io)?;
     Ok(())
@@ -100,19 +117,28 @@ pub struct Store {
     db: Arc<Database>,
     writer: writer::WriterHandle,
     ids: Arc<IdGenerator>,
+    cache_bytes: u64,
 }
 
 impl Store {
-    /// Open (or create) the database in `data_dir`, migrate it, and start the writer.
+    /// Open (or create) the database in `data_dir` with a page cache of
+    /// [`DEFAULT_CACHE_MIB`], migrate it, and start the writer.
     pub fn open(data_dir: &Path, ids: Arc<IdGenerator>) -> Result<Store, StoreError> {
+        Self::open_with_cache(data_dir, ids, DEFAULT_CACHE_MIB << 20)
+    }
+
+    /// [`Store::open`] with a page cache of at most `cache_bytes`.
+    pub fn open_with_cache(data_dir: &Path, ids: Arc<IdGenerator>, cache_bytes: u64) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|source| StoreError::DataDir { path: data_dir.to_path_buf(), source })?;
         let path = data_dir.join(DB_FILE);
         if !path.exists() {
             create_fresh(data_dir, &path)?;
         }
-        let db = Database::create(&path)?;
-        Self::from_database(db, ids)
+        let db = builder(cache_bytes).create(&path)?;
+        let mut store = Self::from_database(db, ids)?;
+        store.cache_bytes = cache_bytes;
+        Ok(store)
     }
 
     /// Use an already opened database (tests inject storage backends this way).
@@ -127,7 +153,18 @@ impl Store {
         ids.advance_past(crate::model::Id(high_water));
         let db = Arc::new(db);
         let writer = writer::spawn(db.clone(), ids.clone());
-        Ok(Store { db, writer, ids })
+        Ok(Store { db, writer, ids, cache_bytes: DEFAULT_CACHE_MIB << 20 })
+    }
+
+    /// The page cache's bound in bytes (as opened; an injected database's is
+    /// assumed to be the default).
+    pub fn cache_limit_bytes(&self) -> u64 {
+        self.cache_bytes
+    }
+
+    /// Bytes in the page cache now (read and write caches together).
+    pub fn cache_used_bytes(&self) -> u64 {
+        self.db.cache_stats().used_bytes() as u64
     }
 
     /// The id generator (seeded past every stored id).

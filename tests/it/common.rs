@@ -40,6 +40,11 @@ impl Server {
 
     /// Start with extra flags.
     pub async fn start_with(extra: &[&str]) -> Server {
+        Self::start_in(extra, None).await
+    }
+
+    /// Start with extra flags, inside the cgroup whose `cgroup.procs` is given (if any).
+    pub async fn start_in(extra: &[&str], cgroup: Option<PathBuf>) -> Server {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = tmp.path().join("data");
         let has = |flag: &str| extra.contains(&flag);
@@ -60,6 +65,9 @@ impl Server {
         }
         if !has("--max-connections-per-ip") {
             launch = launch.args(["--max-connections-per-ip", "10000"]);
+        }
+        if let Some(procs) = cgroup {
+            launch = launch.in_cgroup(procs);
         }
         let running = launch.clone().start().await;
         Server {

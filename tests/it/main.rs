@@ -17,6 +17,7 @@ mod guild_admin;
 mod hostile;
 mod invites;
 mod logs;
+mod memory;
 mod message_actions;
 mod origins;
 mod permissions;

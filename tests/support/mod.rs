@@ -6,6 +6,7 @@
 //! (from `tests/it/`: `"../support/mod.rs"`) and uses what it needs.
 #![allow(dead_code, unused_imports)]
 
+pub mod cgroup;
 pub mod http;
 pub mod poll;
 pub mod server;

@@ -68,13 +68,15 @@ pub struct Launch {
     args: Vec<OsString>,
     env: Vec<(OsString, Option<OsString>)>,
     data: Option<PathBuf>,
+    /// `cgroup.procs` of a cgroup to start the server in.
+    cgroup: Option<PathBuf>,
 }
 
 impl Launch {
     /// `hearth serve --bind 127.0.0.1:0 --voice-bind 127.0.0.1:0 --data TMP`
     /// (unless the flags given say otherwise), logging at `info` into [`Running::log`].
     pub fn serve() -> Launch {
-        Launch { defaults: true, args: Vec::new(), env: vec![var("RUST_LOG", "info")], data: None }
+        Launch { defaults: true, args: Vec::new(), env: vec![var("RUST_LOG", "info")], data: None, cgroup: None }
     }
 
     /// `hearth serve` for load: one worker, rate and connection limits raised,
@@ -90,7 +92,7 @@ impl Launch {
     /// still gets an ephemeral port through `HEARTH_VOICE_BIND` unless set.
     pub fn raw(args: &[&str]) -> Launch {
         let env = vec![var("RUST_LOG", "info"), var("HEARTH_VOICE_BIND", "127.0.0.1:0")];
-        Launch { defaults: false, args: args.iter().map(OsString::from).collect(), env, data: None }
+        Launch { defaults: false, args: args.iter().map(OsString::from).collect(), env, data: None, cgroup: None }
     }
 
     /// One more argument.
@@ -123,6 +125,14 @@ impl Launch {
         self
     }
 
+    /// Start the server inside the cgroup whose `cgroup.procs` file this is
+    /// (see `support::cgroup`): it joins before `exec`, so everything it ever
+    /// allocates is charged there.
+    pub fn in_cgroup(mut self, procs_file: impl Into<PathBuf>) -> Launch {
+        self.cgroup = Some(procs_file.into());
+        self
+    }
+
     fn has(&self, flag: &str) -> bool {
         self.args.iter().any(|a| a == flag)
     }
@@ -151,11 +161,11 @@ impl Launch {
                 (Some(tmp), data)
             }
         };
-        let mut child = command(&self.command_line(&data), &self.env)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn hearth");
+        let mut cmd = command(&self.command_line(&data), &self.env);
+        if let Some(procs) = &self.cgroup {
+            join_before_exec(&mut cmd, procs);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn hearth");
         let log: Arc<Mutex<Vec<String>>> = Default::default();
         let sink = log.clone();
         let mut err = BufReader::new(child.stderr.take().expect("stderr piped")).lines();
@@ -166,6 +176,29 @@ impl Launch {
         });
         let (addr, voice) = listening(&mut child, &log).await;
         Running { addr, voice, data, log, child: Some(child), stderr_done: Some(stderr_done), _tmp: tmp }
+    }
+}
+
+/// Make the child write "0" (itself) into `procs` between fork and exec.
+fn join_before_exec(cmd: &mut Command, procs: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(procs.as_os_str().as_bytes()).expect("cgroup path without NUL");
+    // SAFETY: between fork and exec only async-signal-safe calls are made
+    // (open, write, close) on memory prepared before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fd = libc::open(path.as_ptr(), libc::O_WRONLY);
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let n = libc::write(fd, b"0\n".as_ptr().cast(), 2);
+            let err = std::io::Error::last_os_error();
+            libc::close(fd);
+            if n != 2 {
+                return Err(err);
+            }
+            Ok(())
+        });
     }
 }
 

@@ -12,6 +12,7 @@ pub mod connect;
 pub mod fanout;
 pub mod idle;
 pub mod ramp;
+pub mod soak;
 pub mod voice;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -46,6 +47,8 @@ pub enum Scenario {
     Ramp(ramp::Args),
     /// K voice rooms × M WebRTC peers, a share speaking at 50 packets/s.
     Voice(voice::Args),
+    /// A realistic chat workload for a long time, sampling server memory; fails if RSS grows without the stored data.
+    Soak(soak::Args),
     /// No load: draw one SVG comparing several --json reports.
     Compare(compare::Args),
 }
@@ -70,6 +73,10 @@ pub async fn run(common: &Common, scenario: &Scenario, nofile: u64) -> anyhow::R
         Scenario::Voice(a) => {
             only_hearth(common, "voice")?;
             voice::run(common, a, nofile).await?
+        }
+        Scenario::Soak(a) => {
+            only_hearth(common, "soak")?;
+            soak::run(common, a, nofile).await?
         }
         Scenario::Compare(a) => return compare::run(common.svg.as_ref(), a),
     };

@@ -55,8 +55,9 @@ fn encode<T: Serialize>(op: Op, d: T) -> Message {
     Message::Binary(rmp_serde::to_vec_named(&Out { op: op as u8, d }).unwrap_or_default())
 }
 
-/// Connect, identify and wait for READY; returns the socket and the heartbeat interval.
-async fn handshake(spec: &Spec) -> anyhow::Result<(Ws, Duration)> {
+/// Connect, identify and wait for READY; returns the socket, the heartbeat
+/// interval and the session's resume key.
+async fn handshake(spec: &Spec) -> anyhow::Result<(Ws, Duration, String)> {
     let mut ws = super::ws_connect(spec, "/gateway?v=1&encoding=msgpack").await?;
     let mut interval = None;
     while let Some(msg) = ws.next().await {
@@ -67,7 +68,8 @@ async fn handshake(spec: &Spec) -> anyhow::Result<(Ws, Duration)> {
             interval = Some(Duration::from_millis(ms.max(100)));
             ws.send(encode(Op::Identify, Identify { token: &spec.token })).await?;
         } else if f.op == Op::Dispatch as u64 && f.t == Some(b"READY") {
-            return Ok((ws, interval.unwrap_or(Duration::from_millis(41_250))));
+            let key = wire::str_field(f.d, b"session_id").map(|k| String::from_utf8_lossy(k).into_owned());
+            return Ok((ws, interval.unwrap_or(Duration::from_millis(41_250)), key.unwrap_or_default()));
         } else if f.op == Op::Error as u64 {
             let code = wire::str_field(f.d, b"code").map(String::from_utf8_lossy).unwrap_or_default();
             bail!("identify refused: {code}");
@@ -76,11 +78,80 @@ async fn handshake(spec: &Spec) -> anyhow::Result<(Ws, Duration)> {
     bail!("closed before READY")
 }
 
+#[derive(Serialize)]
+struct Resume<'a> {
+    token: &'a str,
+    session_id: &'a str,
+    seq: u64,
+}
+
+/// Let the connection go with close code 4000 (the session stays
+/// resumable), open a new one and RESUME from the last dispatch processed;
+/// replayed dispatches go through `st` like live ones. If the server refuses
+/// the resume, identify afresh (and count it). Returns the new connection and
+/// the session's (possibly new) resume key.
+async fn reconnect(spec: &Spec, shared: &Shared, ws: &mut Ws, st: &mut State, key: &str) -> anyhow::Result<String> {
+    let away = CloseFrame { code: CloseCode::Library(4000), reason: "".into() };
+    // Frames read while closing are dropped: their seq is above `last_s`, so
+    // the resume replays them.
+    super::close_ws(ws, Some(away)).await;
+    let mut new = super::ws_connect(spec, "/gateway?v=1&encoding=msgpack").await?;
+    let mut key = key.to_string();
+    let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, new.next()).await.map_err(|_| anyhow!("no RESUMED in time"))?;
+        let Some(msg) = msg else { bail!("closed while resuming") };
+        let Message::Binary(b) = msg? else { continue };
+        let f = wire::parse_frame(&b).ok_or_else(|| anyhow!("undecodable frame"))?;
+        match f.op {
+            op if op == Op::Hello as u64 => {
+                let resume = Resume { token: &spec.token, session_id: &key, seq: st.last_s };
+                new.send(encode(Op::Resume, resume)).await?;
+            }
+            op if op == Op::InvalidSession as u64 => {
+                shared.error("resume refused: identified again");
+                new.send(encode(Op::Identify, Identify { token: &spec.token })).await?;
+            }
+            op if op == Op::Dispatch as u64 && f.t == Some(b"READY") => {
+                // A fresh session: numbering starts again.
+                st.last_s = f.s.unwrap_or(1);
+                key =
+                    wire::str_field(f.d, b"session_id").map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or(key);
+                break;
+            }
+            op if op == Op::Dispatch as u64 => {
+                st.on_frame(spec, shared, &b);
+                if f.t == Some(b"RESUMED") {
+                    break;
+                }
+            }
+            op if op == Op::Error as u64 => {
+                let code = wire::str_field(f.d, b"code").map(String::from_utf8_lossy).unwrap_or_default();
+                bail!("resume refused: {code}");
+            }
+            _ => st.on_frame(spec, shared, &b),
+        }
+    }
+    *ws = new;
+    shared.closed("reconnected (resumed or re-identified)");
+    Ok(key)
+}
+
+/// Longest a client waits for its sends to be answered before it reconnects anyway.
+const RECONNECT_DRAIN: Duration = Duration::from_secs(5);
+
+/// What a command turns into.
+enum Action {
+    Frame(Message),
+    Pause(Duration),
+    Reconnect,
+}
+
 /// Run one gateway client.
 pub async fn run(spec: Spec, w: Wiring) {
     let Wiring { shared, mut cmds, mut stop, permit } = w;
     let t0 = shared.now_us();
-    let (mut ws, hb_every) = match timeout(HANDSHAKE_TIMEOUT, handshake(&spec)).await {
+    let (mut ws, hb_every, mut key) = match timeout(HANDSHAKE_TIMEOUT, handshake(&spec)).await {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => return connect_failed(&shared, &e),
         Err(_) => return connect_failed(&shared, &anyhow!("no READY within {HANDSHAKE_TIMEOUT:?}")),
@@ -96,7 +167,29 @@ pub async fn run(spec: Spec, w: Wiring) {
 
     let mut st = State { last_s: 1, seen: Seen::default(), pending: HashMap::new() };
     let mut cmds_open = true;
+    // Not reading until then (a slow reader).
+    let mut paused_until: Option<Instant> = None;
+    // A reconnect is due once every send is answered, or at this deadline.
+    let mut reconnect_by: Option<Instant> = None;
+    let far = || Instant::now() + Duration::from_secs(86_400);
     loop {
+        if let Some(by) = reconnect_by {
+            if st.pending.is_empty() || Instant::now() >= by {
+                reconnect_by = None;
+                match reconnect(&spec, &shared, &mut ws, &mut st, &key).await {
+                    Ok(k) => key = k,
+                    Err(e) => {
+                        shared.error(format!("reconnect: {e}"));
+                        shared.dropped.fetch_add(1, Relaxed);
+                        return;
+                    }
+                }
+            }
+        }
+        if paused_until.is_some_and(|u| Instant::now() >= u) {
+            paused_until = None;
+        }
+        let reading = paused_until.is_none();
         tokio::select! {
             biased;
             changed = stop.changed() => {
@@ -107,7 +200,7 @@ pub async fn run(spec: Spec, w: Wiring) {
                     return;
                 }
             }
-            msg = ws.next() => match msg {
+            msg = ws.next(), if reading => match msg {
                 Some(Ok(Message::Binary(b))) => st.on_frame(&spec, &shared, &b),
                 Some(Ok(Message::Close(f))) => {
                     let code = f.map(|f| u16::from(f.code).to_string()).unwrap_or_else(|| "none".into());
@@ -127,15 +220,24 @@ pub async fn run(spec: Spec, w: Wiring) {
                     return;
                 }
             },
-            cmd = cmds.recv(), if cmds_open => match cmd {
+            _ = tokio::time::sleep_until(paused_until.unwrap_or_else(far)), if !reading => {}
+            _ = tokio::time::sleep_until(reconnect_by.unwrap_or_else(far)), if reconnect_by.is_some() => {}
+            cmd = cmds.recv(), if cmds_open && reconnect_by.is_none() => match cmd {
                 Some(cmd) => {
-                    let frame = st.command(&spec, &shared, cmd);
                     // Queue whatever else is ready too, then write once.
-                    let mut batch = vec![frame];
-                    while batch.len() < 64 {
-                        match cmds.try_recv() {
-                            Ok(c) => batch.push(st.command(&spec, &shared, c)),
-                            Err(_) => break,
+                    let mut batch = Vec::new();
+                    let mut next = Some(cmd);
+                    while let Some(c) = next.take() {
+                        match st.command(&spec, &shared, c) {
+                            Action::Frame(m) => batch.push(m),
+                            Action::Pause(d) => paused_until = Some(Instant::now() + d),
+                            Action::Reconnect => {
+                                reconnect_by = Some(Instant::now() + RECONNECT_DRAIN);
+                                break;
+                            }
+                        }
+                        if batch.len() < 64 {
+                            next = cmds.try_recv().ok();
                         }
                     }
                     for m in batch {
@@ -162,8 +264,8 @@ struct State {
 }
 
 impl State {
-    fn command(&mut self, spec: &Spec, shared: &Shared, cmd: Cmd) -> Message {
-        match cmd {
+    fn command(&mut self, spec: &Spec, shared: &Shared, cmd: Cmd) -> Action {
+        Action::Frame(match cmd {
             Cmd::Send { channel, k, readers } => {
                 let t = shared.now_us();
                 self.pending.insert(k, (t, readers));
@@ -174,7 +276,9 @@ impl State {
             }
             Cmd::Typing { channel } => encode(Op::Typing, ChannelOnly { channel_id: channel }),
             Cmd::Presence(status) => encode(Op::PresenceUpdate, Presence { status }),
-        }
+            Cmd::Pause(d) => return Action::Pause(d),
+            Cmd::Reconnect => return Action::Reconnect,
+        })
     }
 
     fn on_frame(&mut self, spec: &Spec, shared: &Shared, b: &[u8]) {

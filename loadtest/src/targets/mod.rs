@@ -46,6 +46,12 @@ pub enum Cmd {
     },
     /// Change status (Hearth only).
     Presence(&'static str),
+    /// Stop reading for this long, then read again (a slow reader; Hearth only).
+    Pause(Duration),
+    /// Let the connection go (close code 4000, so the session stays
+    /// resumable) once every send is answered, open a new one and RESUME
+    /// (Hearth only; the reference clients ignore it).
+    Reconnect,
 }
 
 /// Who a client is and what it does.

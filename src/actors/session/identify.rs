@@ -109,7 +109,10 @@ impl Session {
             user.id,
             token.id,
             self.encoding,
-            self.core.config.max_outbound_bytes,
+            super::budget::OutboundLimits {
+                per_session: self.core.config.max_outbound_bytes,
+                budget: self.core.online.outbound.clone(),
+            },
             ctx.address(),
         ));
         let sref = SessionRef { shared: shared.clone(), hub: self.hub.clone() };

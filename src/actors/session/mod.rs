@@ -6,6 +6,7 @@
 //! outbound queue (bounded in frames by the mailbox capacity and in bytes by
 //! `SessionShared::queued_bytes`).
 
+pub mod budget;
 mod commands;
 mod identify;
 mod replay;

@@ -78,9 +78,14 @@ impl Replay {
     }
 
     /// Frames held.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.frames.len()
+    }
+
+    /// Encoded bytes of the frames held (events shared with other sessions
+    /// count in each of them).
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Whether no frames are held.
@@ -89,9 +94,9 @@ impl Replay {
         self.frames.is_empty()
     }
 
-    /// Drop everything (the session ended).
+    /// Drop everything (the session ended), and the buffer's memory with it.
     pub fn clear(&mut self) {
-        self.frames.clear();
+        self.frames = VecDeque::new();
         self.bytes = 0;
     }
 }
@@ -169,6 +174,21 @@ mod tests {
         assert_eq!(r.after(5).err(), Some(ReplayError::Gone));
         let last = r.last();
         assert_eq!(r.after(last - 3).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn bytes_follow_pushes_acks_and_clear() {
+        let mut r = Replay::default();
+        let one = ev(10).len(Encoding::MsgPack);
+        for _ in 0..4 {
+            r.push(ev(10), Encoding::MsgPack);
+        }
+        assert_eq!((r.len(), r.bytes()), (4, 4 * one));
+        r.ack(3, Encoding::MsgPack);
+        assert_eq!((r.len(), r.bytes()), (1, one));
+        r.clear();
+        assert_eq!((r.len(), r.bytes()), (0, 0));
+        assert_eq!(r.frames.capacity(), 0, "an ended session gives its buffer back");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use parking_lot::Mutex;
 
+use super::budget::OutboundLimits;
 use super::replay::{Replay, ReplayError};
 use super::{Kick, Outbound, Session, FRAME_OVERHEAD};
 use crate::actors::guild::GuildActor;
@@ -30,8 +31,8 @@ pub struct SessionShared {
     pub token_id: Id,
     /// The session's encoding (a resume must use the same).
     pub encoding: Encoding,
-    /// Bytes that may be queued to the connection before it counts as a slow reader.
-    pub max_queued_bytes: usize,
+    /// What bounds the connection's queue: its own bound and the server-wide budget.
+    pub outbound: OutboundLimits,
     /// Bytes queued to the connection's mailbox and not yet written.
     pub queued_bytes: AtomicUsize,
     state: Mutex<State>,
@@ -66,7 +67,7 @@ impl SessionShared {
         user_id: Id,
         token_id: Id,
         encoding: Encoding,
-        max_queued_bytes: usize,
+        outbound: OutboundLimits,
         conn: Addr<Session>,
     ) -> SessionShared {
         SessionShared {
@@ -75,7 +76,7 @@ impl SessionShared {
             user_id,
             token_id,
             encoding,
-            max_queued_bytes,
+            outbound,
             queued_bytes: AtomicUsize::new(0),
             state: Mutex::new(State { conn: Some(conn), ..State::default() }),
         }
@@ -98,19 +99,40 @@ impl SessionShared {
         }
         let size = event.len(self.encoding) + FRAME_OVERHEAD;
         let queued = self.queued_bytes.fetch_add(size, Ordering::Relaxed) + size;
+        let total = self.outbound.budget.add(size);
+        let within = queued <= self.outbound.per_session && !self.outbound.budget.over(total, queued);
         // Send through the stored address, never a clone of it: cloning an `Addr`
         // allocates a fresh sender whose park state starts empty, so `try_send`
         // on a clone never reports a full mailbox (and costs two allocations).
         let sent = match st.conn.as_ref() {
-            Some(conn) if queued <= self.max_queued_bytes => conn.try_send(Outbound { seq, event: event.clone() }),
-            _ => return self.mark_slow(&mut st),
+            Some(conn) if within => conn.try_send(Outbound { seq, event: event.clone() }),
+            _ => {
+                self.unqueue(size);
+                return self.mark_slow(&mut st);
+            }
         };
         match sent {
             Ok(()) => metrics::DELIVERIES.inc(),
-            Err(SendError::Full(_)) => self.mark_slow(&mut st),
-            // The connection is going away; the frame stays in the replay buffer.
+            Err(SendError::Full(_)) => {
+                self.unqueue(size);
+                self.mark_slow(&mut st)
+            }
+            // The connection is going away (detaching gives its queue back);
+            // the frame stays in the replay buffer.
             Err(SendError::Closed(_)) => {}
         }
+    }
+
+    /// `size` queued bytes left the queue without being written.
+    fn unqueue(&self, size: usize) {
+        let _ = self.queued_bytes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| Some(q.saturating_sub(size)));
+        self.outbound.budget.sub(size);
+    }
+
+    /// The connection's queue is gone (detached, superseded, ended): give
+    /// what it held back to the server-wide budget.
+    fn drop_queue(&self) {
+        self.outbound.budget.sub(self.queued_bytes.swap(0, Ordering::Relaxed));
     }
 
     fn mark_slow(&self, st: &mut State) {
@@ -131,8 +153,7 @@ impl SessionShared {
 
     /// A frame left the mailbox and was written.
     pub fn written(&self, event: &SharedEvent) {
-        let size = event.len(self.encoding) + FRAME_OVERHEAD;
-        let _ = self.queued_bytes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| Some(q.saturating_sub(size)));
+        self.unqueue(event.len(self.encoding) + FRAME_OVERHEAD);
     }
 
     /// Send READY first, then whatever arrived while it was being built.
@@ -168,7 +189,7 @@ impl SessionShared {
         }
         st.generation += 1;
         st.slow = false;
-        self.queued_bytes.store(0, Ordering::Relaxed);
+        self.drop_queue();
         for (s, ev) in &frames {
             write(*s, ev);
         }
@@ -188,6 +209,8 @@ impl SessionShared {
         let mut st = self.state.lock();
         if st.conn.as_ref() == Some(conn) {
             st.conn = None;
+            // Frames left in the connection's mailbox died with it.
+            self.drop_queue();
             Some(st.generation)
         } else {
             None
@@ -212,6 +235,17 @@ impl SessionShared {
         }
     }
 
+    /// Its state and what it holds, for metrics: (phase, replay frames,
+    /// replay bytes, outbound bytes); None once ended. Outbound bytes count
+    /// only while a connection is attached (a detached session has no queue).
+    pub fn memory(&self) -> Option<(Phase, usize, usize, usize)> {
+        let phase = self.phase()?;
+        let st = self.state.lock();
+        let held: usize = st.held.iter().map(|e| e.len(self.encoding)).sum();
+        let queued = if phase == Phase::Detached { 0 } else { self.queued_bytes.load(Ordering::Relaxed) };
+        Some((phase, st.replay.len() + st.held.len(), st.replay.bytes() + held, queued))
+    }
+
     /// Whether the session has ended.
     pub fn has_ended(&self) -> bool {
         self.state.lock().ended
@@ -224,6 +258,7 @@ impl SessionShared {
             return None;
         }
         st.ended = true;
+        self.drop_queue();
         st.replay.clear();
         st.held.clear();
         st.conn = None;
@@ -296,7 +331,8 @@ mod tests {
             let mut output = Box::pin(output);
             // Polled once (the actor starts and sets its mailbox capacity), then never again.
             assert!(output.next().now_or_never().is_some(), "HELLO is written at start");
-            let shared = SessionShared::new(1, "k".into(), Id(1), Id(2), Encoding::MsgPack, 1 << 30, addr);
+            let limits = OutboundLimits::per_session(1 << 30);
+            let shared = SessionShared::new(1, "k".into(), Id(1), Id(2), Encoding::MsgPack, limits, addr);
             shared.start(SharedEvent::new("READY", &(), false), |_, _| {});
             let ev = SharedEvent::new("X", &"x", false);
             for _ in 0..MAX_OUTBOUND_FRAMES / 2 {
@@ -307,6 +343,44 @@ mod tests {
                 shared.deliver(&ev);
             }
             assert!(shared.is_slow(), "more than MAX_OUTBOUND_FRAMES queued frames make a slow reader");
+        });
+    }
+
+    /// Past the server-wide budget, a reader with a real backlog is closed
+    /// even though its own bound is far away; what it held goes back to the
+    /// budget when the session ends.
+    #[test]
+    fn the_server_wide_budget_closes_a_reader_that_is_behind() {
+        use crate::actors::limits::MIN_QUEUED_FOR_BUDGET_CLOSE;
+        use crate::actors::session::budget::OutboundBudget;
+        let sys = System::new();
+        let dir = tempfile::tempdir().unwrap();
+        sys.block_on(async {
+            let store = Store::open(dir.path(), Arc::new(IdGenerator::new(0))).unwrap();
+            let core = Core::new(store, Config::default());
+            let hub = WorkerHub { worker: 0, addr: Hub::new(0).start() };
+            let session = Session::new(core, hub, Encoding::MsgPack, IpAddr::V4(Ipv4Addr::LOCALHOST));
+            let input = stream::pending::<Result<bytes::Bytes, actix_web::error::PayloadError>>();
+            let (addr, output) = WebsocketContext::create_with_addr(session, input);
+            let mut output = Box::pin(output);
+            assert!(output.next().now_or_never().is_some(), "HELLO is written at start");
+            let budget = Arc::new(OutboundBudget::new(MIN_QUEUED_FOR_BUDGET_CLOSE / 2));
+            let limits = OutboundLimits { per_session: 1 << 30, budget: budget.clone() };
+            let shared = SessionShared::new(1, "k".into(), Id(1), Id(2), Encoding::MsgPack, limits, addr);
+            shared.start(SharedEvent::new("READY", &(), false), |_, _| {});
+            let ev = SharedEvent::new("X", &"x".repeat(1000), false);
+            let frame = ev.len(Encoding::MsgPack) + FRAME_OVERHEAD;
+            for _ in 0..(MIN_QUEUED_FOR_BUDGET_CLOSE / frame - 1) {
+                shared.deliver(&ev);
+            }
+            assert!(!shared.is_slow(), "over the budget, but its own queue is below the minimum");
+            assert!(budget.total() > MIN_QUEUED_FOR_BUDGET_CLOSE / 2);
+            for _ in 0..4 {
+                shared.deliver(&ev);
+            }
+            assert!(shared.is_slow(), "a backlog over the minimum with the server over budget");
+            assert!(shared.end().is_some());
+            assert_eq!(budget.total(), 0, "an ended session holds nothing of the budget");
         });
     }
 }

@@ -34,7 +34,8 @@ pub fn snapshot_to_file(src: &ReadTransaction, dest: &Path, created_at: u64) -> 
     // Created empty and private first (it holds password and token hashes);
     // redb initialises an empty file.
     drop(fsutil::create_private(dest)?);
-    let db = Database::create(dest).map_err(|e| BackupError::db(dest, e))?;
+    // A bounded cache: the copy is written inside the running server.
+    let db = crate::store::job_builder().create(dest).map_err(|e| BackupError::db(dest, e))?;
     let mut copy = Copy { src, dst: &db, path: dest, tables: BTreeMap::new() };
     tables::visit_all(&mut copy)?;
     let tables = copy.tables;
@@ -55,7 +56,7 @@ pub fn snapshot_data_dir(data_dir: &Path, dest: &Path) -> Result<Snapshot, Backu
         DatabaseError::DatabaseAlreadyOpen => BackupError::InUse { path: path.clone() },
         other => BackupError::db(&path, other),
     };
-    match redb::ReadOnlyDatabase::open(&path) {
+    match crate::store::job_builder().open_read_only(&path) {
         Ok(db) => {
             let created_at = fsutil::unix_ms();
             let txn = db.begin_read().map_err(|e| BackupError::db(&path, e))?;
@@ -66,7 +67,7 @@ pub fn snapshot_data_dir(data_dir: &Path, dest: &Path) -> Result<Snapshot, Backu
             // for writing (exclusively) to let redb recover it, exactly as the
             // server does when it starts.
             tracing::info!(path = %path.display(), "database was not shut down cleanly; repairing before the backup");
-            let db = Database::open(&path).map_err(in_use)?;
+            let db = crate::store::job_builder().open(&path).map_err(in_use)?;
             let created_at = fsutil::unix_ms();
             let txn = db.begin_read().map_err(|e| BackupError::db(&path, e))?;
             snapshot_to_file(&txn, dest, created_at)
